@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The GPU check: builds the compute parts standalone (FTD_SERVICE=OFF, FTD_CUDA=ON) on a bare CUDA machine,
+# runs every ctest there (GPU tests run for real), lists the GPUs with a probe kernel, and writes logs and
+# summary.json into RESULTS_DIR. Needs: nvcc, cmake, ninja, a C++ compiler, and the carried .deps/prefix
+# (scripts/compute-prefix.sh) where the Debian dev packages are absent. Budget: under 8 minutes.
+#   scripts/gpu-check.sh RESULTS_DIR
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: scripts/gpu-check.sh RESULTS_DIR}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+BUILD=build-gpu
+JOBS=${FTD_JOBS:-$(nproc)}
+T0=$(date +%s)
+[ -x /usr/local/cuda/bin/nvcc ] && export PATH=/usr/local/cuda/bin:$PATH
+
+{
+  echo "date: $(date -u +%FT%TZ)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv 2>&1 || true
+  nvcc --version 2>&1 | tail -2
+  cmake --version | head -1
+  c++ --version | head -1
+  ldd --version | head -1
+} >"$OUT/env.txt" 2>&1
+cat "$OUT/env.txt"
+
+CMAKE_ARGS=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFTD_SERVICE=OFF -DFTD_CUDA=ON)
+if [ -d .deps/prefix/usr ]; then
+  P=$PWD/.deps/prefix/usr
+  CMAKE_ARGS+=(-DCMAKE_PREFIX_PATH="$P"
+    -Dabsl_DIR="$P/lib/x86_64-linux-gnu/cmake/absl" -DGTest_DIR="$P/lib/x86_64-linux-gnu/cmake/GTest"
+    -DCLI11_DIR="$P/share/cmake/CLI11" -Dnlohmann_json_DIR="$P/share/cmake/nlohmann_json")
+  # The binaries' RUNPATH covers their direct libraries only; absl's libraries load each other through this.
+  export LD_LIBRARY_PATH="$P/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+
+build_rc=0
+{ cmake -S . -B "$BUILD" "${CMAKE_ARGS[@]}" && cmake --build "$BUILD" -j "$JOBS"; } >"$OUT/build.log" 2>&1 || build_rc=$?
+tail -5 "$OUT/build.log"
+T_BUILD=$(( $(date +%s) - T0 ))
+
+ctest_rc=-1
+devices_rc=-1
+if [ $build_rc -eq 0 ]; then
+  (cd "$BUILD" && ctest --output-on-failure --timeout 300) >"$OUT/ctest.log" 2>&1
+  ctest_rc=$?
+  tail -25 "$OUT/ctest.log"
+  "$BUILD/worker/ftd-worker" devices --probe --json >"$OUT/devices.json" 2>"$OUT/devices.err"
+  devices_rc=$?
+  cat "$OUT/devices.json" "$OUT/devices.err"
+fi
+T_ALL=$(( $(date +%s) - T0 ))
+
+python3 - "$OUT" "$build_rc" "$ctest_rc" "$devices_rc" "$T_BUILD" "$T_ALL" <<'PY'
+import json, os, re, sys
+out, build_rc, ctest_rc, devices_rc, t_build, t_all = sys.argv[1], *map(int, sys.argv[2:])
+summary = {"build_rc": build_rc, "ctest_rc": ctest_rc, "devices_rc": devices_rc,
+           "build_seconds": t_build, "total_seconds": t_all, "tests": {}}
+log = os.path.join(out, "ctest.log")
+if os.path.exists(log):
+    for line in open(log):
+        m = re.search(r"Test +#\d+: (\S+) \.+\**\s*(Passed|Failed|Skipped|Not Run|Timeout|Exception)", line)
+        if m:
+            summary["tests"][m.group(1)] = m.group(2)
+dev = os.path.join(out, "devices.json")
+if os.path.exists(dev) and os.path.getsize(dev):
+    try:
+        summary["devices"] = json.load(open(dev))
+    except ValueError as e:
+        summary["devices_error"] = str(e)
+# On a machine with a GPU, a GPU test that skipped is a failure: it means the build cannot see the device.
+has_gpu = os.system("nvidia-smi -L >/dev/null 2>&1") == 0
+summary["gpu_visible"] = has_gpu
+skipped = [t for t, r in summary["tests"].items() if r == "Skipped"]
+summary["ok"] = build_rc == 0 and ctest_rc == 0 and devices_rc == 0 and not (has_gpu and skipped)
+if has_gpu and skipped:
+    summary["error"] = "a GPU is visible but these tests skipped: " + ", ".join(skipped)
+json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=2)
+print(json.dumps({k: v for k, v in summary.items() if k != "devices"}, indent=2))
+sys.exit(0 if summary["ok"] else 1)
+PY
