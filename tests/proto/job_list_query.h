@@ -1,0 +1,41 @@
+// ListJobs query parts of the test JobService: the AIP-160-style filter subset job_service.proto documents,
+// the order_by values, and opaque page tokens bound to the query they were issued for.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "ftd/v1/job.pb.h"
+
+namespace ftd {
+
+// A parsed ListJobsRequest.filter: `key=value` terms joined by " AND "; every present term must match.
+struct JobFilter {
+  std::optional<v1::JobState> state;     // `state=RUNNING`
+  std::optional<std::string> base_model;  // `base_model=/models/llama`
+  std::optional<std::string> spec_name;   // `spec.name=my-run`
+
+  bool Matches(const v1::Job& job) const;
+};
+
+// INVALID_ARGUMENT names the bad term: unknown key, missing '=', unknown state.
+absl::StatusOr<JobFilter> ParseJobFilter(absl::string_view filter);
+
+enum class JobOrder { kNewestFirst, kOldestFirst };
+
+// "" and "create_time desc" -> kNewestFirst; "create_time" -> kOldestFirst; anything else INVALID_ARGUMENT.
+absl::StatusOr<JobOrder> ParseJobOrder(absl::string_view order_by);
+
+// A token that resumes after the job with creation number `last_job_number`. It embeds the filter and
+// order_by so that a token replayed with a different query is rejected instead of silently skipping jobs.
+std::string EncodePageToken(int64_t last_job_number, absl::string_view filter, absl::string_view order_by);
+
+// Returns the creation number encoded by EncodePageToken. INVALID_ARGUMENT when the token is malformed or
+// was issued for a different filter or order_by.
+absl::StatusOr<int64_t> DecodePageToken(absl::string_view token, absl::string_view filter,
+                                        absl::string_view order_by);
+
+}  // namespace ftd
