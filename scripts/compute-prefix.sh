@@ -11,6 +11,7 @@ DEBS=.deps/debs
 PACKAGES=(
   libabsl-dev libabsl20220623
   libcli11-dev nlohmann-json3-dev
+  libpcre2-dev libpcre2-8-0 libutf8proc-dev libutf8proc2
   libgtest-dev
 )
 

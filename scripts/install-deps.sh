@@ -9,11 +9,13 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   # compute parts (these also travel to bare GPU machines, see scripts/compute-prefix.sh)
   libabsl-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libopenblas-dev
+  libpcre2-dev libutf8proc-dev
   # service parts: gRPC API, state store, CPU collectives, HTTP endpoints
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libgloo-dev libcpp-httplib-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
   python3 python3-grpcio python3-grpc-tools python3-protobuf
   prometheus
 )
