@@ -70,9 +70,14 @@ class SafetensorsFile {
   SafetensorsHeader header_;
 };
 
-// Writes tensors, in the given order and contiguous, with the JSON header padded with spaces to a multiple of
-// 8 bytes as the reference writer does, to `path` atomically (temp file + rename). INVALID_ARGUMENT for duplicate names or a view whose
-// byte size does not match its shape.
+// Writes tensors contiguously in the reference writer's layout (safetensors' serialize_file, which torch's
+// save_file calls): data ordered by descending dtype alignment (I64, F64, F32, I32, BF16, F16, I16, I8, U8,
+// BOOL) then by name, so every tensor is aligned to its element size; compact JSON header with "__metadata__"
+// first (omitted when empty), entries in data order with fields dtype, shape, data_offsets, padded with spaces
+// to a multiple of 8 bytes. Given the same tensors and metadata the bytes equal the reference's. Written to
+// `path` atomically (temp file in the same directory, fsync, rename): on error `path` is untouched and no temp
+// file is left. INVALID_ARGUMENT for duplicate or reserved ("__metadata__") names, non-UTF-8 names, or a view
+// whose byte size does not match its shape.
 absl::Status WriteSafetensors(const std::string& path,
                               const std::vector<std::pair<std::string, TensorView>>& tensors,
                               const std::map<std::string, std::string>& metadata = {});
@@ -81,7 +86,9 @@ absl::Status WriteSafetensors(const std::string& path,
 // the shard of every tensor. All shards stay mapped while the object lives.
 class SafetensorsModel {
  public:
-  // FAILED_PRECONDITION when the directory has neither file; errors of any shard name that shard.
+  // FAILED_PRECONDITION when the directory has neither file (model.safetensors wins when both exist, as in
+  // transformers); errors of any shard name that shard. The index is validated: weight_map values are plain
+  // file names in `dir`, every listed tensor is in its shard, no tensor is in two shards.
   static absl::StatusOr<std::unique_ptr<SafetensorsModel>> OpenDir(const std::string& dir);
 
   std::vector<std::string> names() const;  // Sorted.
@@ -91,14 +98,17 @@ class SafetensorsModel {
   uint64_t total_bytes() const;
 
  private:
+  std::string dir_;
   std::vector<std::unique_ptr<SafetensorsFile>> shards_;
   std::map<std::string, const SafetensorsFile*, std::less<>> by_name_;
 };
 
 // Writes `tensors` into `dir` as model.safetensors, or, when their total exceeds max_shard_bytes, as
 // model-00001-of-0000N.safetensors shards plus model.safetensors.index.json ({"metadata": {"total_size": ..},
-// "weight_map": {name: shard}}), as transformers' save_pretrained does. Metadata {"format": "pt"} is written
-// into every shard so transformers loads it.
+// "weight_map": {name: shard}}), as transformers' save_pretrained does (tensors assigned to shards in the given
+// order; one larger than the limit gets its own shard). Metadata {"format": "pt"} is written into every shard
+// so transformers loads it. Creates `dir` if missing; the index is written after the shards, and weight files
+// of the other layout left by an earlier save are removed.
 absl::Status WriteSafetensorsModel(const std::string& dir,
                                    const std::vector<std::pair<std::string, TensorView>>& tensors,
                                    uint64_t max_shard_bytes = uint64_t{5} << 30);

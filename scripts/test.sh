@@ -36,7 +36,7 @@ cmake --build build -j "$JOBS" || fail "building build/ failed"
 phase_end
 
 phase_start "build (compute-only)"
-mkdir -p build-compute && cmake -S . -B build-compute -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFTD_SERVICE=OFF \
+mkdir -p build-compute && cmake -S . -B build-compute -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFTD_SERVICE=OFF -DFTD_FUZZ=OFF \
   >build-compute/configure.log 2>&1 || { cat build-compute/configure.log; fail "configuring build-compute/ failed"; }
 cmake --build build-compute -j "$JOBS" || fail "building build-compute/ failed"
 phase_end

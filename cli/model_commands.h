@@ -1,0 +1,31 @@
+// ftctl's `model` commands, flag-free: inspect a model directory, tokenize text with its tokenizer, import a
+// llama2.c checkpoint, initialise a random model. Each returns a Status; the CLI layer prints errors.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace ftd {
+
+enum class OutputFormat { kTable, kJson };
+
+// Architecture, dimensions, parameter counts by module, on-disk dtypes, file sizes and the tokenizer summary.
+absl::Status ModelInspect(const std::string& dir, OutputFormat format, std::ostream& out);
+
+enum class SpecialTokens { kAdd, kOmit };
+
+// One JSON array of token ids per input line. Input is `in` (one text per line) or, when jsonl_path is
+// non-empty, a JSONL file whose every non-empty line is a JSON string.
+absl::Status ModelTokenize(const std::string& dir, SpecialTokens special, const std::string& jsonl_path,
+                           std::istream& in, std::ostream& out);
+
+absl::Status ModelImportLlama2c(const std::string& checkpoint, const std::string& tokenizer,
+                                const std::string& out_dir, std::ostream& out);
+
+absl::Status ModelInit(const std::string& config_path, const std::string& tokenizer_dir, uint64_t seed,
+                       const std::string& out_dir, std::ostream& out);
+
+}  // namespace ftd
