@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "nlohmann/json.hpp"
 
 namespace {
@@ -24,15 +25,6 @@ struct Result {
 
 class FtctlTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    tmp_ = (fs::temp_directory_path() / ("ftd_ftctl_" + std::to_string(::getpid()) + "_" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-               .string();
-    fs::remove_all(tmp_);
-    fs::create_directories(tmp_);
-  }
-  void TearDown() override { fs::remove_all(tmp_); }
-
   // Runs `ftctl args` with `stdin_text` on stdin.
   Result Run(const std::string& args, const std::string& stdin_text = "") {
     const std::string in = tmp_ + "/stdin", err = tmp_ + "/stderr";
@@ -51,7 +43,8 @@ class FtctlTest : public ::testing::Test {
     return r;
   }
 
-  std::string tmp_;
+  ::ftd::TempDir tmp_dir_{"ftd_ftctl"};
+  const std::string tmp_ = tmp_dir_.path();
 };
 
 TEST_F(FtctlTest, ImportStoriesThenInspect) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "model/hf_model.h"
 #include "model/tokenizer/tokenizer.h"
 
@@ -86,8 +87,8 @@ TEST(Llama2cImportTest, CheckpointShapesAndPermutation) {
 
 TEST(Llama2cImportTest, ImportWritesLoadableModel) {
   SKIP_WITHOUT_DATA();
-  const std::string out = (fs::temp_directory_path() / ("ftd_l2c_" + std::to_string(::getpid()))).string();
-  fs::remove_all(out);
+  TempDir tmp("ftd_l2c");
+  const std::string out = tmp.file("model");
   absl::Status status = ImportLlama2c(kCkpt, kTok, out);
   ASSERT_TRUE(status.ok()) << status;
   absl::StatusOr<HfModel> model = LoadHfModel(out);
@@ -107,12 +108,12 @@ TEST(Llama2cImportTest, ImportWritesLoadableModel) {
   EXPECT_EQ(c.dtype, DType::kF32);
   EXPECT_TRUE(fs::exists(out + "/tokenizer.json"));
   EXPECT_TRUE(fs::exists(out + "/tokenizer_config.json"));
-  fs::remove_all(out);
 }
 
 TEST(Llama2cImportTest, TruncatedCheckpointIsDataLoss) {
   SKIP_WITHOUT_DATA();
-  const std::string path = (fs::temp_directory_path() / ("ftd_l2c_trunc_" + std::to_string(::getpid()))).string();
+  TempDir tmp("ftd_l2c");
+  const std::string path = tmp.file("truncated.bin");
   {
     std::ifstream in(kCkpt, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -120,7 +121,6 @@ TEST(Llama2cImportTest, TruncatedCheckpointIsDataLoss) {
   }
   absl::StatusOr<Llama2cCheckpoint> ckpt = ReadLlama2cCheckpoint(path);
   EXPECT_EQ(ckpt.status().code(), absl::StatusCode::kDataLoss) << ckpt.status();
-  fs::remove(path);
   EXPECT_FALSE(ReadLlama2cTokenizer(kTok, 600).ok());  // Wrong vocab size: runs off the end.
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "model/hf_model.h"
 
 namespace ftd {
@@ -69,9 +70,8 @@ TEST(ModelInitTest, DeterministicPerSeed) {
 }
 
 TEST(ModelInitTest, WritesLoadableDirInConfigDType) {
-  const std::string tmp = (fs::temp_directory_path() / ("ftd_init_" + std::to_string(::getpid()))).string();
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+  TempDir tmp_dir("ftd_init");
+  const std::string tmp = tmp_dir.path();
   LlamaConfig config = SmallConfig();
   config.dtype = DType::kBF16;
   ASSERT_TRUE(WriteStringToFile(tmp + "/in_config.json", LlamaConfigToJson(config)).ok());
@@ -85,7 +85,6 @@ TEST(ModelInitTest, WritesLoadableDirInConfigDType) {
   EXPECT_EQ(model->weights->Get("model.embed_tokens.weight")->dtype, DType::kBF16);
   EXPECT_TRUE(model->weights->contains("model.layers.1.self_attn.k_proj.bias"));
   EXPECT_EQ(fs::exists(tmp + "/out/tokenizer.json"), have_tokenizer);
-  fs::remove_all(tmp);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "model/hf_model.h"
 #include "model/safetensors.h"
 
@@ -17,11 +18,6 @@ namespace fs = std::filesystem;
 
 const std::string kFixtures = std::string(FTD_SOURCE_DIR) + "/tests/fixtures/model_io";
 
-std::string TempDir(const std::string& name) {
-  const std::string dir = (fs::temp_directory_path() / ("ftd_peft_" + name + "_" + std::to_string(::getpid()))).string();
-  fs::remove_all(dir);
-  return dir;
-}
 
 LlamaConfig TinyConfig() {
   LlamaConfig c;
@@ -75,7 +71,8 @@ TEST(PeftAdapterTest, InitWriteReadRoundTrip) {
   EXPECT_EQ(InitLoraAdapter(config, TinyConfig(), 7)->weights.at({1, "mlp.down_proj"}).a.data, down.a.data);
   EXPECT_NE(InitLoraAdapter(config, TinyConfig(), 8)->weights.at({1, "mlp.down_proj"}).a.data, down.a.data);
 
-  const std::string dir = TempDir("roundtrip");
+  TempDir tmp("ftd_peft");
+  const std::string dir = tmp.file("roundtrip");
   ASSERT_TRUE(WriteLoraAdapter(dir, *adapter).ok());
   absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(dir + "/adapter_model.safetensors");
   ASSERT_TRUE(file.ok()) << file.status();
@@ -91,7 +88,6 @@ TEST(PeftAdapterTest, InitWriteReadRoundTrip) {
     EXPECT_EQ(read->weights.at(key).a.data, pair.a.data) << key.module;
     EXPECT_EQ(read->weights.at(key).b.shape, pair.b.shape) << key.module;
   }
-  fs::remove_all(dir);
 }
 
 TEST(PeftAdapterTest, ParseConfigRefusals) {
@@ -143,7 +139,8 @@ void CheckMerge(const std::string& adapter, const std::string& reference) {
   if (!fs::exists(kFixtures + "/" + reference) || !fs::exists(kFixtures + "/" + adapter)) {
     GTEST_SKIP() << kFixtures << " lacks " << adapter << " or " << reference << " (gen_model_io.py)";
   }
-  const std::string out = TempDir("merge_" + adapter);
+  TempDir tmp("ftd_peft");
+  const std::string out = tmp.file("merged");
   absl::Status merged = MergeLoraAdapter(base, kFixtures + "/" + adapter, out);
   ASSERT_TRUE(merged.ok()) << merged;
   absl::StatusOr<HfModel> model = LoadHfModel(out);
@@ -171,7 +168,6 @@ void CheckMerge(const std::string& adapter, const std::string& reference) {
                            base_model->weights->Get(name)->data.begin()))
         << name;
   }
-  fs::remove_all(out);
 }
 
 TEST(PeftAdapterTest, MergeMatchesPeft) { CheckMerge("lora_adapter", "merged_reference.safetensors"); }
@@ -188,12 +184,12 @@ TEST(PeftAdapterTest, MergeRefusesMismatchedBase) {
   config.r = 2;
   LlamaConfig deep = TinyConfig();
   deep.num_hidden_layers = 5;
-  const std::string dir = TempDir("deep");
+  TempDir tmp("ftd_peft");
+  const std::string dir = tmp.file("deep");
   ASSERT_TRUE(WriteLoraAdapter(dir, *InitLoraAdapter(config, deep, 1)).ok());
-  absl::Status status = MergeLoraAdapter(kFixtures + "/tiny_llama", dir, TempDir("deep_out"));
+  absl::Status status = MergeLoraAdapter(kFixtures + "/tiny_llama", dir, tmp.file("deep_out"));
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("layer"), std::string::npos) << status;
-  fs::remove_all(dir);
 }
 
 }  // namespace

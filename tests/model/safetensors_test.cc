@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 #include "nlohmann/json.hpp"
 
 namespace ftd {
@@ -26,22 +27,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-// A fresh directory under $TMPDIR, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string templ = absl::StrCat(base != nullptr && *base != '\0' ? base : "/tmp", "/ftd_safetensors_XXXXXX");
-    EXPECT_NE(::mkdtemp(templ.data()), nullptr);
-    path_ = templ;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string file(absl::string_view name) const { return absl::StrCat(path_, "/", name); }
-
- private:
-  std::string path_;
-};
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -93,7 +78,7 @@ void ExpectSameTensor(const TensorView& got, const Tensor& want) {
 }
 
 TEST(SafetensorsTest, RoundTripsEveryDtypeAlignedWithMetadata) {
-  TempDir dir;
+  TempDir dir("ftd_safetensors");
   const DType all[] = {DType::kF64, DType::kF32, DType::kF16, DType::kBF16, DType::kI64,
                        DType::kI32, DType::kI16, DType::kI8,  DType::kU8,   DType::kBool};
   std::vector<std::pair<std::string, Tensor>> owned;
@@ -131,7 +116,7 @@ TEST(SafetensorsTest, RoundTripsEveryDtypeAlignedWithMetadata) {
 
 // Expected bytes from the reference implementation's own serialization tests.
 TEST(SafetensorsTest, BytesEqualTheReferenceWriter) {
-  TempDir dir;
+  TempDir dir("ftd_safetensors");
   const std::string path = dir.file("x.safetensors");
   ASSERT_TRUE(WriteSafetensors(path, {}).ok());
   EXPECT_EQ(ReadAll(path), Le64(8) + "{}      ");
@@ -275,7 +260,7 @@ TEST(SafetensorsTest, RejectsBadLengthPrefix) {
 }
 
 TEST(SafetensorsTest, TruncatedFileIsDataLossNamingThePath) {
-  TempDir dir;
+  TempDir dir("ftd_safetensors");
   Tensor t = Tensor::FromF32({4}, {1, 2, 3, 4});
   const std::string path = dir.file("t.safetensors");
   ASSERT_TRUE(WriteSafetensors(path, {{"w", t.view()}}).ok());
@@ -292,7 +277,7 @@ TEST(SafetensorsTest, TruncatedFileIsDataLossNamingThePath) {
 }
 
 TEST(SafetensorsTest, OpenReportsOsErrors) {
-  TempDir dir;
+  TempDir dir("ftd_safetensors");
   absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(dir.file("missing.safetensors"));
   EXPECT_EQ(file.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(file.status().message()), StartsWith(dir.file("missing.safetensors")));
@@ -310,7 +295,7 @@ TEST(SafetensorsTest, OpenReportsOsErrors) {
 }
 
 TEST(SafetensorsTest, WriteRejectsBadInputAndLeavesTheOldFile) {
-  TempDir dir;
+  TempDir dir("ftd_safetensors");
   const std::string path = dir.file("t.safetensors");
   Tensor t = Tensor::FromF32({2}, {1, 2});
   ASSERT_TRUE(WriteSafetensors(path, {{"w", t.view()}}).ok());
@@ -337,7 +322,7 @@ TEST(SafetensorsTest, WriteRejectsBadInputAndLeavesTheOldFile) {
 }
 
 TEST(SafetensorsTest, FailedWriteLeavesNoPartialFile) {
-  TempDir dir;
+  TempDir dir("ftd_safetensors");
   Tensor big = Tensor::Zeros(DType::kU8, {1 << 20});
   // Renaming over a directory fails after all bytes are written: the temp file must go.
   ASSERT_EQ(::mkdir(dir.file("taken").c_str(), 0755), 0);
@@ -391,7 +376,7 @@ void ExpectModel(const SafetensorsModel& model, const std::vector<std::pair<std:
 }
 
 TEST(SafetensorsModelTest, WritesAndReadsOneFile) {
-  TempDir dir;
+  TempDir dir("ftd_safetensors");
   const auto tensors = SmallModel();
   const std::string model_dir = dir.file("model");  // Created by the writer.
   ASSERT_TRUE(WriteSafetensorsModel(model_dir, Views(tensors)).ok());
@@ -406,7 +391,7 @@ TEST(SafetensorsModelTest, WritesAndReadsOneFile) {
 }
 
 TEST(SafetensorsModelTest, WritesAndReadsShardsLikeSavePretrained) {
-  TempDir dir;
+  TempDir dir("ftd_safetensors");
   const auto tensors = SmallModel();
   ASSERT_TRUE(WriteSafetensorsModel(dir.path(), Views(tensors), /*max_shard_bytes=*/100).ok());
   // Planned as huggingface_hub does: [embed 64] closes when q_proj would tip it over 100; lm_head (256) gets
@@ -446,19 +431,19 @@ absl::Status OpenEdited(const TempDir& dir, const std::function<void(nlohmann::j
 
 TEST(SafetensorsModelTest, RejectsBrokenIndexes) {
   {
-    TempDir dir;
+    TempDir dir("ftd_safetensors");
     absl::Status s = OpenEdited(dir, [](nlohmann::json&) {});
     EXPECT_TRUE(s.ok()) << s;
   }
   {
-    TempDir dir;  // Missing shard.
+    TempDir dir("ftd_safetensors");  // Missing shard.
     absl::Status s =
         OpenEdited(dir, [&](nlohmann::json&) { std::remove(dir.file("model-00002-of-00004.safetensors").c_str()); });
     EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
     EXPECT_THAT(std::string(s.message()), StartsWith(dir.file("model-00002-of-00004.safetensors")));
   }
   {
-    TempDir dir;  // Tensor listed in a shard that does not hold it.
+    TempDir dir("ftd_safetensors");  // Tensor listed in a shard that does not hold it.
     absl::Status s =
         OpenEdited(dir, [](nlohmann::json& i) { i["weight_map"]["ghost"] = "model-00001-of-00004.safetensors"; });
     EXPECT_EQ(s.code(), kInvalid);
@@ -467,7 +452,7 @@ TEST(SafetensorsModelTest, RejectsBrokenIndexes) {
                           "does not hold it"));
   }
   {
-    TempDir dir;  // Tensors in two shards: a copy of shard 3 listed for one of its tensors, shard 3 for the rest.
+    TempDir dir("ftd_safetensors");  // Tensors in two shards: a copy of shard 3 listed for one of its tensors, shard 3 for the rest.
     absl::Status s = OpenEdited(dir, [&](nlohmann::json& i) {
       std::filesystem::copy_file(dir.file("model-00003-of-00004.safetensors"), dir.file("copy.safetensors"));
       i["weight_map"]["model.norm.weight"] = "copy.safetensors";
@@ -477,19 +462,19 @@ TEST(SafetensorsModelTest, RejectsBrokenIndexes) {
                 HasSubstr("tensor \"model.layers.0.input_layernorm.weight\" is in two shards"));
   }
   {
-    TempDir dir;  // Path traversal.
+    TempDir dir("ftd_safetensors");  // Path traversal.
     absl::Status s =
         OpenEdited(dir, [](nlohmann::json& i) { i["weight_map"]["model.norm.weight"] = "../x.safetensors"; });
     EXPECT_EQ(s.code(), kInvalid);
     EXPECT_THAT(std::string(s.message()), HasSubstr("is not a file name in the directory"));
   }
   {
-    TempDir dir;
+    TempDir dir("ftd_safetensors");
     absl::Status s = OpenEdited(dir, [](nlohmann::json& i) { i.erase("weight_map"); });
     EXPECT_THAT(std::string(s.message()), HasSubstr("has no \"weight_map\" object"));
   }
   {
-    TempDir dir;  // Duplicate keys in the index are caught like in headers.
+    TempDir dir("ftd_safetensors");  // Duplicate keys in the index are caught like in headers.
     EXPECT_TRUE(OpenEdited(dir, [](nlohmann::json&) {}).ok());
     WriteRaw(dir.file("model.safetensors.index.json"),
              "{\"weight_map\":{\"a\":\"model-00001-of-00004.safetensors\",\"a\":\"x\"}}");
@@ -497,7 +482,7 @@ TEST(SafetensorsModelTest, RejectsBrokenIndexes) {
     EXPECT_THAT(std::string(s.message()), HasSubstr("duplicate key \"a\" in \"weight_map\""));
   }
   {
-    TempDir dir;
+    TempDir dir("ftd_safetensors");
     absl::Status s = SafetensorsModel::OpenDir(dir.path()).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
     s = SafetensorsModel::OpenDir(dir.file("nope")).status();
@@ -511,7 +496,7 @@ TEST(SafetensorsFixtureTest, ReadsAndRewritesTorchFilesByteForByte) {
   const std::string root = std::string(FTD_SOURCE_DIR) + "/tests/fixtures/model_io";
   if (!std::filesystem::is_directory(root)) GTEST_SKIP() << root << " is absent: no torch-written fixtures";
   int checked = 0;
-  TempDir dir;
+  TempDir dir("ftd_safetensors");
   for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
     if (entry.path().extension() != ".safetensors") continue;
     SCOPED_TRACE(entry.path().string());
