@@ -12,6 +12,7 @@ PACKAGES=(
   libabsl-dev libabsl20220623
   libcli11-dev nlohmann-json3-dev
   libpcre2-dev libpcre2-8-0 libutf8proc-dev libutf8proc2
+  libopenblas-pthread-dev libopenblas0-pthread libopenblas-dev libgfortran5
   libgtest-dev
 )
 
@@ -31,5 +32,8 @@ for pkg in "${PACKAGES[@]}"; do
 done
 # Drop what a build never reads.
 rm -rf "$PREFIX/usr/share/doc" "$PREFIX/usr/share/lintian" "$PREFIX/usr/share/man"
+# Static archives and LAPACK: the build links the shared libraries and uses BLAS only; the carried tree must
+# stay under the device tool's 64 MiB.
+find "$PREFIX" \( -name '*.a' -o -name 'liblapack*' \) -delete
 echo "${PACKAGES[*]}" >"$stamp"
 echo "compute-prefix: $(du -sh "$PREFIX" | cut -f1) in $PREFIX"

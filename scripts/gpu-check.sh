@@ -31,7 +31,7 @@ if [ -d .deps/prefix/usr ]; then
     -Dabsl_DIR="$P/lib/x86_64-linux-gnu/cmake/absl" -DGTest_DIR="$P/lib/x86_64-linux-gnu/cmake/GTest"
     -DCLI11_DIR="$P/share/cmake/CLI11" -Dnlohmann_json_DIR="$P/share/cmake/nlohmann_json")
   # The binaries' RUNPATH covers their direct libraries only; absl's libraries load each other through this.
-  export LD_LIBRARY_PATH="$P/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export LD_LIBRARY_PATH="$P/lib/x86_64-linux-gnu:$P/lib/x86_64-linux-gnu/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
 build_rc=0

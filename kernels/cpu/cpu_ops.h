@@ -1,0 +1,74 @@
+// The CPU implementations of the ops, one family per file in kernels/cpu/, named in parallel with the CUDA ones
+// to come (RmsNormForwardCpu / RmsNormForwardCuda). Arguments are already checked by Backend (kernels.h);
+// these only check what needs the data itself (token ids in range). Shapes as kernels.h documents them.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "kernels/kernels.h"
+
+namespace ftd::cpu {
+
+// matmul.cc (OpenBLAS sgemm)
+absl::Status MatmulCpu(const MatmulShape& s, float alpha, const float* a, const float* b, float beta, float* c);
+absl::Status MatmulBackwardCpu(const MatmulShape& s, float alpha, const float* a, const float* b, const float* dc,
+                               float* da, float* db, GradMode mode);
+
+// embedding.cc
+absl::Status EmbeddingForwardCpu(const int32_t* ids, const float* table, float* out, int64_t n, int64_t vocab,
+                                 int64_t dim);
+absl::Status EmbeddingBackwardCpu(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t vocab,
+                                  int64_t dim);
+
+// rmsnorm.cc
+absl::Status RmsNormForwardCpu(const float* x, const float* weight, float eps, float* y, float* rstd, int64_t rows,
+                               int64_t dim);
+absl::Status RmsNormBackwardCpu(const float* x, const float* weight, const float* rstd, float eps, const float* dy,
+                                float* dx, float* dweight, int64_t rows, int64_t dim);
+
+// rope.cc
+absl::Status RopeForwardCpu(const RopeShape& s, const float* x, const float* cos, const float* sin,
+                            const int32_t* positions, float* out);
+absl::Status RopeBackwardCpu(const RopeShape& s, const float* dout, const float* cos, const float* sin,
+                             const int32_t* positions, float* dx);
+
+// attention.cc
+absl::Status AttentionForwardCpu(const AttentionShape& s, const float* q, const float* k, const float* v,
+                                 const int32_t* segment_ids, float* out, float* probs);
+absl::Status AttentionBackwardCpu(const AttentionShape& s, const float* q, const float* k, const float* v,
+                                  const int32_t* segment_ids, const float* out, const float* probs,
+                                  const float* dout, float* dq, float* dk, float* dv);
+
+// swiglu.cc
+absl::Status SwiGluForwardCpu(const float* gate, const float* up, float* h, int64_t n);
+absl::Status SwiGluBackwardCpu(const float* gate, const float* up, const float* dh, float* dgate, float* dup,
+                               int64_t n);
+
+// cross_entropy.cc
+absl::Status CrossEntropyForwardCpu(const float* logits, const int32_t* targets, float* losses, float* lse,
+                                    int64_t rows, int64_t vocab);
+absl::Status CrossEntropyBackwardCpu(const float* logits, const int32_t* targets, const float* lse,
+                                     float grad_scale, float* dlogits, int64_t rows, int64_t vocab);
+
+// lora.cc
+absl::Status LoraForwardCpu(const LoraShape& s, const float* x_d, const float* a, const float* b, float scale,
+                            float* xa, float* y);
+absl::Status LoraBackwardCpu(const LoraShape& s, const float* x_d, const float* keep_mask, const float* a,
+                             const float* b, const float* xa, float scale, const float* dy, float* da, float* db,
+                             float* dx);
+
+// adamw.cc
+absl::Status AdamWStepCpu(const AdamWConfig& config, float* param, const float* grad, float* m, float* v,
+                          int64_t n);
+absl::Status SumSquaresCpu(const float* x, int64_t n, float* sum_sq);
+
+// elementwise.cc
+absl::Status AddCpu(const float* a, const float* b, float* out, int64_t n);
+absl::Status AddIntoCpu(float* dst, const float* src, int64_t n);
+absl::Status MulCpu(const float* a, const float* b, float* out, int64_t n);
+absl::Status ScaleCpu(float* x, float alpha, int64_t n);
+absl::Status CopyCpu(float* dst, const float* src, int64_t n);
+absl::Status FillCpu(float* x, float value, int64_t n);
+
+}  // namespace ftd::cpu

@@ -1,0 +1,259 @@
+// The op API: one Backend interface (memory + one forward and one backward per op) that the CPU backend
+// implements now and a CUDA backend later, and the registry that hands backends out by name ("cpu").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace ftd {
+
+// Every pointer an op takes is a device pointer of the backend it is given to (host memory for "cpu"), made
+// by that backend's Allocate; shapes are explicit. Tensors are dense and row-major; a comment gives each
+// shape, e.g. (B, T, Hq, D). All float data is fp32 for now: bf16 activations and frozen weights (fp32
+// accumulation) come with the CUDA backend, as a dtype field in these shape structs or separate *Bf16 entry
+// points. Index data (token ids, targets, positions, segment ids) is int32.
+//
+// Gradient convention: gradients of parameters (dweight, dtable, LoRA dA/dB) are ACCUMULATED (+=) so that
+// micro-batches add up; gradients of activations are OVERWRITTEN, except where a signature says otherwise
+// (MatmulBackward's GradMode, LoraBackward's dx, which adds into the frozen path's dx).
+//
+// Threading: a Backend is shared process-wide; ops on one backend are issued from one thread at a time (the
+// training loop). Ops complete in issue order; CopyToHost returns when the data is on the host.
+
+enum class Transpose { kNo, kYes };
+enum class GradMode { kOverwrite, kAccumulate };
+
+// C = alpha * op(A) @ op(B) + beta * C for `batch` independent problems. op(A) is (m, k): A is stored (m, k),
+// or (k, m) when trans_a. op(B) is (k, n): B is stored (k, n), or (n, k) when trans_b. C is (m, n).
+// Batch item i reads A + i*stride_a, B + i*stride_b and writes C + i*stride_c (elements). A stride of 0 for A
+// or B shares that operand across the batch (its gradient is then summed over the batch); C's stride must
+// be >= m*n when batch > 1.
+struct MatmulShape {
+  int64_t m = 0;
+  int64_t n = 0;
+  int64_t k = 0;
+  Transpose trans_a = Transpose::kNo;
+  Transpose trans_b = Transpose::kNo;
+  int64_t batch = 1;
+  int64_t stride_a = 0;
+  int64_t stride_b = 0;
+  int64_t stride_c = 0;
+};
+
+// Causal grouped-query attention over (B, T, H, D) tensors; q_heads must be a multiple of kv_heads (query
+// head h reads kv head h / (q_heads / kv_heads)). The scale is 1/sqrt(head_dim).
+struct AttentionShape {
+  int64_t batch = 0;
+  int64_t seq = 0;
+  int64_t q_heads = 0;
+  int64_t kv_heads = 0;
+  int64_t head_dim = 0;
+};
+
+// Rotary embedding of a (B, T, H, D) tensor with HF's rotate_half pairing (i, i + D/2). cos and sin are
+// (table_len, D/2) (see rope_tables.h); row positions[b, t] is used, or row t when positions is null.
+struct RopeShape {
+  int64_t batch = 0;
+  int64_t seq = 0;
+  int64_t heads = 0;
+  int64_t head_dim = 0;
+  int64_t table_len = 0;
+};
+
+// y (rows, out) += scale * (x_d @ A^T) @ B^T with A (rank, in), B (out, rank): the PEFT LoRA branch.
+struct LoraShape {
+  int64_t rows = 0;
+  int64_t in = 0;
+  int64_t out = 0;
+  int64_t rank = 0;
+};
+
+// torch.optim.AdamW (decoupled weight decay, bias correction). step is 1-based (torch's state["step"] after
+// its increment).
+struct AdamWConfig {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  int64_t step = 1;
+};
+
+// The op ignore index of cross-entropy targets (torch's ignore_index default): the row adds no loss, no grad.
+inline constexpr int32_t kIgnoreIndex = -100;
+
+// One compute backend. The public methods check their arguments (INVALID_ARGUMENT naming the op and the bad
+// shape) and then call the protected Do* virtual, whose default returns UNIMPLEMENTED "<op> not supported by
+// <backend>": a backend that lacks an op says so instead of silently doing nothing. Lifetime: backends live
+// in the registry for the life of the process.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual absl::string_view name() const = 0;
+
+  // ---- memory (bytes) ----
+  virtual absl::StatusOr<void*> Allocate(int64_t bytes) = 0;
+  virtual absl::Status Free(void* ptr) = 0;
+  virtual absl::Status CopyToDevice(void* dst, const void* host_src, int64_t bytes) = 0;
+  virtual absl::Status CopyToHost(void* host_dst, const void* src, int64_t bytes) = 0;
+  virtual absl::Status Memset(void* dst, int value, int64_t bytes) = 0;
+
+  // ---- matmul ----
+  // a, b, c as MatmulShape says.
+  absl::Status Matmul(const MatmulShape& s, float alpha, const float* a, const float* b, float beta, float* c);
+  // Gradients of C = alpha * op(A) @ op(B) (+ beta * C, whose gradient the caller handles): da has A's stored
+  // shape, db B's; either may be null (not wanted). `mode` says whether they are overwritten or added into.
+  absl::Status MatmulBackward(const MatmulShape& s, float alpha, const float* a, const float* b, const float* dc,
+                              float* da, float* db, GradMode mode);
+
+  // ---- embedding ----
+  // ids (n), table (vocab, dim) -> out (n, dim). ids must lie in [0, vocab).
+  absl::Status EmbeddingForward(const int32_t* ids, const float* table, float* out, int64_t n, int64_t vocab,
+                                int64_t dim);
+  // dtable (vocab, dim) += scatter of dout (n, dim) by ids (n).
+  absl::Status EmbeddingBackward(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t vocab,
+                                 int64_t dim);
+
+  // ---- RMSNorm (HF LlamaRMSNorm in fp32) ----
+  // x (rows, dim), weight (dim) -> y (rows, dim) = x * rstd * weight, rstd (rows) = 1/sqrt(mean(x^2) + eps).
+  absl::Status RmsNormForward(const float* x, const float* weight, float eps, float* y, float* rstd, int64_t rows,
+                              int64_t dim);
+  // dy (rows, dim) -> dx (rows, dim) overwritten; dweight (dim) accumulated, or null when the weight is frozen.
+  // rstd and eps are the forward's (a backend may use either: the CPU one recomputes rstd in double).
+  absl::Status RmsNormBackward(const float* x, const float* weight, const float* rstd, float eps, const float* dy,
+                               float* dx, float* dweight, int64_t rows, int64_t dim);
+
+  // ---- RoPE ----
+  // x (B, T, H, D) -> out (B, T, H, D); out may equal x. cos, sin (table_len, D/2); positions (B, T) or null.
+  absl::Status RopeForward(const RopeShape& s, const float* x, const float* cos, const float* sin,
+                           const int32_t* positions, float* out);
+  // dout (B, T, H, D) -> dx (B, T, H, D), the rotation by the negative angle; dx may equal dout.
+  absl::Status RopeBackward(const RopeShape& s, const float* dout, const float* cos, const float* sin,
+                            const int32_t* positions, float* dx);
+
+  // ---- causal GQA attention ----
+  // Floats of the `saved` buffer AttentionForward fills and AttentionBackward reads. Backend-defined: the CPU
+  // backend keeps the softmax probabilities, B * Hq * T * T floats (T=256, Hq=8, B=8: 16 MiB per layer); a
+  // flash-attention backend keeps the log-sum-exp, B * Hq * T.
+  virtual int64_t AttentionSavedElements(const AttentionShape& s) const;
+  // q (B, T, Hq, D), k and v (B, T, Hkv, D), segment_ids (B, T) or null -> out (B, T, Hq, D), saved.
+  // With segment_ids, token t attends to token u <= t only when segment_ids[b, t] == segment_ids[b, u]
+  // (packed sequences do not see each other); null means one sequence per batch row.
+  absl::Status AttentionForward(const AttentionShape& s, const float* q, const float* k, const float* v,
+                                const int32_t* segment_ids, float* out, float* saved);
+  // dout (B, T, Hq, D) -> dq (B, T, Hq, D), dk, dv (B, T, Hkv, D), all overwritten; kv gradients are summed over
+  // the query heads of their group. out is the forward's output.
+  absl::Status AttentionBackward(const AttentionShape& s, const float* q, const float* k, const float* v,
+                                 const int32_t* segment_ids, const float* out, const float* saved,
+                                 const float* dout, float* dq, float* dk, float* dv);
+
+  // ---- SwiGLU ----
+  // gate, up (n) -> h (n) = silu(gate) * up; n = rows * intermediate.
+  absl::Status SwiGluForward(const float* gate, const float* up, float* h, int64_t n);
+  // dh (n) -> dgate, dup (n), overwritten.
+  absl::Status SwiGluBackward(const float* gate, const float* up, const float* dh, float* dgate, float* dup,
+                              int64_t n);
+
+  // ---- softmax + cross-entropy over the vocabulary ----
+  // logits (rows, vocab), targets (rows) in [0, vocab) or kIgnoreIndex -> losses (rows) = lse - logit[target]
+  // (0 for ignored rows), lse (rows) = log-sum-exp of the row (saved for the backward).
+  absl::Status CrossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse,
+                                   int64_t rows, int64_t vocab);
+  // dlogits (rows, vocab) = (softmax(logits) - onehot(target)) * grad_scale, 0 on ignored rows: the gradient of
+  // grad_scale * sum(losses). dlogits may equal logits (in place, saving a (rows, vocab) buffer).
+  absl::Status CrossEntropyBackward(const float* logits, const int32_t* targets, const float* lse,
+                                    float grad_scale, float* dlogits, int64_t rows, int64_t vocab);
+
+  // ---- LoRA ----
+  // x_d (rows, in) is the dropped-out input, x * keep_mask with keep_mask's values 0 or 1/(1-p) (made by the
+  // caller, e.g. with Mul); with no dropout it is x itself. a (rank, in), b (out, rank).
+  // xa (rows, rank) = x_d @ A^T is saved for the backward; y (rows, out) += scale * xa @ B^T.
+  absl::Status LoraForward(const LoraShape& s, const float* x_d, const float* a, const float* b, float scale,
+                           float* xa, float* y);
+  // dy (rows, out) -> da (rank, in) +=, db (out, rank) +=, and dx (rows, in) += keep_mask * (d x_d) when dx is
+  // not null; keep_mask (rows, in) is the forward's mask, or null when there was no dropout.
+  absl::Status LoraBackward(const LoraShape& s, const float* x_d, const float* keep_mask, const float* a,
+                            const float* b, const float* xa, float scale, const float* dy, float* da, float* db,
+                            float* dx);
+
+  // ---- optimiser and global grad norm ----
+  // One AdamW step in place over param, m, v (n) with grad (n).
+  absl::Status AdamWStep(const AdamWConfig& config, float* param, const float* grad, float* m, float* v,
+                         int64_t n);
+  // sum_sq[0] += sum(x^2) over x (n), accumulated in double inside the op; sum_sq is a device float.
+  absl::Status SumSquares(const float* x, int64_t n, float* sum_sq);
+
+  // ---- elementwise (their backward passes are themselves these ops) ----
+  absl::Status Add(const float* a, const float* b, float* out, int64_t n);  // out = a + b
+  absl::Status AddInto(float* dst, const float* src, int64_t n);            // dst += src
+  absl::Status Mul(const float* a, const float* b, float* out, int64_t n);  // out = a * b
+  absl::Status Scale(float* x, float alpha, int64_t n);                     // x *= alpha
+  absl::Status Copy(float* dst, const float* src, int64_t n);               // dst = src
+  absl::Status Fill(float* x, float value, int64_t n);                      // x = value
+
+ protected:
+  absl::Status NotSupported(absl::string_view op) const;
+
+  virtual absl::Status DoMatmul(const MatmulShape& s, float alpha, const float* a, const float* b, float beta,
+                                float* c);
+  virtual absl::Status DoMatmulBackward(const MatmulShape& s, float alpha, const float* a, const float* b,
+                                        const float* dc, float* da, float* db, GradMode mode);
+  virtual absl::Status DoEmbeddingForward(const int32_t* ids, const float* table, float* out, int64_t n,
+                                          int64_t vocab, int64_t dim);
+  virtual absl::Status DoEmbeddingBackward(const int32_t* ids, const float* dout, float* dtable, int64_t n,
+                                           int64_t vocab, int64_t dim);
+  virtual absl::Status DoRmsNormForward(const float* x, const float* weight, float eps, float* y, float* rstd,
+                                        int64_t rows, int64_t dim);
+  virtual absl::Status DoRmsNormBackward(const float* x, const float* weight, const float* rstd, float eps,
+                                         const float* dy, float* dx, float* dweight, int64_t rows, int64_t dim);
+  virtual absl::Status DoRopeForward(const RopeShape& s, const float* x, const float* cos, const float* sin,
+                                     const int32_t* positions, float* out);
+  virtual absl::Status DoRopeBackward(const RopeShape& s, const float* dout, const float* cos, const float* sin,
+                                      const int32_t* positions, float* dx);
+  virtual absl::Status DoAttentionForward(const AttentionShape& s, const float* q, const float* k,
+                                          const float* v, const int32_t* segment_ids, float* out, float* saved);
+  virtual absl::Status DoAttentionBackward(const AttentionShape& s, const float* q, const float* k,
+                                           const float* v, const int32_t* segment_ids, const float* out,
+                                           const float* saved, const float* dout, float* dq, float* dk,
+                                           float* dv);
+  virtual absl::Status DoSwiGluForward(const float* gate, const float* up, float* h, int64_t n);
+  virtual absl::Status DoSwiGluBackward(const float* gate, const float* up, const float* dh, float* dgate,
+                                        float* dup, int64_t n);
+  virtual absl::Status DoCrossEntropyForward(const float* logits, const int32_t* targets, float* losses,
+                                             float* lse, int64_t rows, int64_t vocab);
+  virtual absl::Status DoCrossEntropyBackward(const float* logits, const int32_t* targets, const float* lse,
+                                              float grad_scale, float* dlogits, int64_t rows, int64_t vocab);
+  virtual absl::Status DoLoraForward(const LoraShape& s, const float* x_d, const float* a, const float* b,
+                                     float scale, float* xa, float* y);
+  virtual absl::Status DoLoraBackward(const LoraShape& s, const float* x_d, const float* keep_mask,
+                                      const float* a, const float* b, const float* xa, float scale,
+                                      const float* dy, float* da, float* db, float* dx);
+  virtual absl::Status DoAdamWStep(const AdamWConfig& config, float* param, const float* grad, float* m, float* v,
+                                   int64_t n);
+  virtual absl::Status DoSumSquares(const float* x, int64_t n, float* sum_sq);
+  virtual absl::Status DoAdd(const float* a, const float* b, float* out, int64_t n);
+  virtual absl::Status DoAddInto(float* dst, const float* src, int64_t n);
+  virtual absl::Status DoMul(const float* a, const float* b, float* out, int64_t n);
+  virtual absl::Status DoScale(float* x, float alpha, int64_t n);
+  virtual absl::Status DoCopy(float* dst, const float* src, int64_t n);
+  virtual absl::Status DoFill(float* x, float value, int64_t n);
+};
+
+// The backend registered under `name` ("cpu"; "cuda" in CUDA builds once it exists). NOT_FOUND, listing the
+// registered names, for any other name.
+absl::StatusOr<Backend*> GetBackend(absl::string_view name);
+
+// Names of all registered backends, "cpu" first.
+std::vector<std::string> RegisteredBackends();
+
+// Adds a backend under its name() (tests, out-of-tree backends). ALREADY_EXISTS if the name is taken.
+absl::Status RegisterBackend(std::unique_ptr<Backend> backend);
+
+}  // namespace ftd

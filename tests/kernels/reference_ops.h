@@ -1,0 +1,29 @@
+// Plain-loop double-precision references for the op harness, written from the math (HF modeling_llama, PEFT,
+// torch.optim.AdamW) and independently of kernels/cpu, so a shared bug cannot hide in both.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/kernels.h"
+
+namespace ftd::testing {
+
+using Vec = std::vector<double>;
+
+// C = alpha * op(A) @ op(B) + beta * C0, batched as MatmulShape says (C0 and the result span the C layout).
+Vec RefMatmul(const MatmulShape& s, double alpha, const Vec& a, const Vec& b, double beta, const Vec& c0);
+Vec RefEmbedding(const std::vector<int32_t>& ids, const Vec& table, int64_t dim);       // (n, dim)
+Vec RefRmsNorm(const Vec& x, const Vec& w, double eps, int64_t rows, int64_t dim);       // (rows, dim)
+Vec RefRope(const RopeShape& s, const Vec& x, const Vec& cos, const Vec& sin,
+            const std::vector<int32_t>& positions);                                      // (B, T, H, D)
+Vec RefAttention(const AttentionShape& s, const Vec& q, const Vec& k, const Vec& v,
+                 const std::vector<int32_t>& segment_ids);                                 // (B, T, Hq, D)
+Vec RefSwiGlu(const Vec& gate, const Vec& up);                                             // (n)
+Vec RefCrossEntropy(const Vec& logits, const std::vector<int32_t>& targets, int64_t vocab);  // (rows)
+// y0 + scale * (x_d @ A^T) @ B^T
+Vec RefLora(const LoraShape& s, const Vec& x_d, const Vec& a, const Vec& b, double scale, const Vec& y0);
+// One torch.optim.AdamW step: updates p, m, v.
+void RefAdamW(const AdamWConfig& c, Vec& p, const Vec& g, Vec& m, Vec& v);
+
+}  // namespace ftd::testing
