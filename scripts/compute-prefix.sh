@@ -32,8 +32,8 @@ for pkg in "${PACKAGES[@]}"; do
 done
 # Drop what a build never reads.
 rm -rf "$PREFIX/usr/share/doc" "$PREFIX/usr/share/lintian" "$PREFIX/usr/share/man"
-# Static archives and LAPACK: the build links the shared libraries and uses BLAS only; the carried tree must
-# stay under the device tool's 64 MiB.
-find "$PREFIX" \( -name '*.a' -o -name 'liblapack*' \) -delete
+# Static archives (but GoogleTest's, which only ship static) and LAPACK: the build links shared libraries and
+# uses BLAS only; the carried tree must stay under the device tool's 64 MiB.
+find "$PREFIX" \( \( -name '*.a' ! -name 'libgtest*' ! -name 'libgmock*' \) -o -name 'liblapack*' \) -delete
 echo "${PACKAGES[*]}" >"$stamp"
 echo "compute-prefix: $(du -sh "$PREFIX" | cut -f1) in $PREFIX"
