@@ -8,15 +8,15 @@
 
 namespace ftd {
 
-absl::StatusOr<std::vector<float>> ComputeRopeInvFreq(int64_t head_dim, double theta, const RopeScaling& sc) {
+absl::StatusOr<std::vector<float>> ComputeRopeInvFreq(int64_t head_dim, double theta, const RopeFreqScaling& sc) {
   if (head_dim < 2 || head_dim % 2 != 0) {
     return absl::InvalidArgumentError(absl::StrCat("rope: head_dim=", head_dim, " must be even and >= 2"));
   }
   if (!(theta > 0.0)) return absl::InvalidArgumentError(absl::StrCat("rope: theta=", theta, " must be > 0"));
-  if (sc.type != RopeScaling::Type::kDefault && !(sc.factor > 0.0)) {
+  if (sc.type != RopeFreqScaling::Type::kDefault && !(sc.factor > 0.0)) {
     return absl::InvalidArgumentError(absl::StrCat("rope_scaling: factor=", sc.factor, " must be > 0"));
   }
-  if (sc.type == RopeScaling::Type::kLlama3 &&
+  if (sc.type == RopeFreqScaling::Type::kLlama3 &&
       (!(sc.high_freq_factor > sc.low_freq_factor) || !(sc.low_freq_factor > 0.0) ||
        sc.original_max_position_embeddings < 1)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -34,10 +34,10 @@ absl::StatusOr<std::vector<float>> ComputeRopeInvFreq(int64_t head_dim, double t
     const float p = static_cast<float>(std::pow(static_cast<double>(base), static_cast<double>(expo)));
     inv[i] = 1.0f / p;
   }
-  if (sc.type == RopeScaling::Type::kLinear) {
+  if (sc.type == RopeFreqScaling::Type::kLinear) {
     const float factor = static_cast<float>(sc.factor);
     for (float& f : inv) f = f / factor;
-  } else if (sc.type == RopeScaling::Type::kLlama3) {
+  } else if (sc.type == RopeFreqScaling::Type::kLlama3) {
     const float factor = static_cast<float>(sc.factor);
     const float low = static_cast<float>(sc.low_freq_factor);
     const float old_len = static_cast<float>(sc.original_max_position_embeddings);

@@ -10,7 +10,7 @@
 namespace ftd {
 
 // config.json's rope_scaling / rope_parameters, the kinds this project supports.
-struct RopeScaling {
+struct RopeFreqScaling {
   enum class Type { kDefault, kLinear, kLlama3 };
   Type type = Type::kDefault;
   double factor = 1.0;                                // linear, llama3
@@ -24,7 +24,7 @@ struct RopeScaling {
 // _compute_llama3_parameters, so they match its tensors to the last bit or one ulp. The attention scaling of
 // these three kinds is 1. INVALID_ARGUMENT for an odd or non-positive head_dim, theta <= 0, factor <= 0 or
 // llama3 factors with high_freq_factor <= low_freq_factor.
-absl::StatusOr<std::vector<float>> ComputeRopeInvFreq(int64_t head_dim, double theta, const RopeScaling& scaling);
+absl::StatusOr<std::vector<float>> ComputeRopeInvFreq(int64_t head_dim, double theta, const RopeFreqScaling& scaling);
 
 // cos and sin tables for positions 0..table_len-1, each (table_len, D/2) row-major: angle = fp32(inv_freq[i] * p)
 // as HF's fp32 matmul computes it.

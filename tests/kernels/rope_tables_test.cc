@@ -14,7 +14,7 @@ namespace {
 constexpr double kRel = 1e-6;
 
 TEST(RopeTablesTest, DefaultIsThetaToTheMinusTwoIOverD) {
-  absl::StatusOr<std::vector<float>> inv = ComputeRopeInvFreq(64, 10000.0, RopeScaling{});
+  absl::StatusOr<std::vector<float>> inv = ComputeRopeInvFreq(64, 10000.0, RopeFreqScaling{});
   ASSERT_TRUE(inv.ok()) << inv.status();
   ASSERT_EQ(inv->size(), 32u);
   EXPECT_EQ((*inv)[0], 1.0f);
@@ -25,9 +25,9 @@ TEST(RopeTablesTest, DefaultIsThetaToTheMinusTwoIOverD) {
 }
 
 TEST(RopeTablesTest, LinearDividesByFactor) {
-  RopeScaling linear{RopeScaling::Type::kLinear, 4.0};
+  RopeFreqScaling linear{RopeFreqScaling::Type::kLinear, 4.0};
   absl::StatusOr<std::vector<float>> inv = ComputeRopeInvFreq(16, 10000.0, linear);
-  absl::StatusOr<std::vector<float>> base = ComputeRopeInvFreq(16, 10000.0, RopeScaling{});
+  absl::StatusOr<std::vector<float>> base = ComputeRopeInvFreq(16, 10000.0, RopeFreqScaling{});
   ASSERT_TRUE(inv.ok() && base.ok());
   for (size_t i = 0; i < inv->size(); ++i) EXPECT_EQ((*inv)[i], (*base)[i] / 4.0f) << i;
 }
@@ -35,7 +35,7 @@ TEST(RopeTablesTest, LinearDividesByFactor) {
 TEST(RopeTablesTest, Llama3MatchesTransformersFormula) {
   // Llama 3.1/3.2's rope_scaling: factor 8 (32 for 3.2), low 1, high 4, original 8192; theta 500000, D 128.
   for (double factor : {8.0, 32.0}) {
-    RopeScaling sc{RopeScaling::Type::kLlama3, factor, 1.0, 4.0, 8192};
+    RopeFreqScaling sc{RopeFreqScaling::Type::kLlama3, factor, 1.0, 4.0, 8192};
     absl::StatusOr<std::vector<float>> inv = ComputeRopeInvFreq(128, 500000.0, sc);
     ASSERT_TRUE(inv.ok()) << inv.status();
     int kept = 0, divided = 0, smoothed = 0;
@@ -60,7 +60,7 @@ TEST(RopeTablesTest, Llama3MatchesTransformersFormula) {
 }
 
 TEST(RopeTablesTest, TablesAreCosSinOfPositionTimesFrequency) {
-  absl::StatusOr<std::vector<float>> inv = ComputeRopeInvFreq(8, 10000.0, RopeScaling{});
+  absl::StatusOr<std::vector<float>> inv = ComputeRopeInvFreq(8, 10000.0, RopeFreqScaling{});
   ASSERT_TRUE(inv.ok());
   RopeTables t = ComputeRopeTables(*inv, 5);
   ASSERT_EQ(t.cos.size(), 20u);
@@ -76,7 +76,7 @@ TEST(RopeTablesTest, TablesAreCosSinOfPositionTimesFrequency) {
 TEST(RopeTablesTest, BadParametersAreInvalidArgument) {
   EXPECT_EQ(ComputeRopeInvFreq(7, 10000.0, {}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ComputeRopeInvFreq(8, 0.0, {}).status().code(), absl::StatusCode::kInvalidArgument);
-  RopeScaling bad{RopeScaling::Type::kLlama3, 8.0, 4.0, 1.0, 8192};
+  RopeFreqScaling bad{RopeFreqScaling::Type::kLlama3, 8.0, 4.0, 1.0, 8192};
   EXPECT_EQ(ComputeRopeInvFreq(8, 10000.0, bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
