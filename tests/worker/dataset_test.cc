@@ -44,7 +44,7 @@ TEST_F(DatasetTest, PromptTokensAreMaskedOutOfTheLoss) {
   ASSERT_EQ(e->input_ids.size(), prompt.size() + completion.size() + 1);
   for (size_t i = 0; i < e->labels.size(); ++i) {
     if (i < prompt.size()) {
-      EXPECT_EQ(e->labels[i], kIgnoreLabel) << i;
+      EXPECT_EQ(e->labels[i], kIgnoreIndex) << i;
     } else {
       EXPECT_EQ(e->labels[i], e->input_ids[i]) << i;
     }

@@ -88,10 +88,10 @@ absl::StatusOr<Example> TokenizeRecord(absl::string_view json_line, const Tokeni
   }
   example.labels = example.input_ids;
   const size_t masked = std::min(prompt_len, example.labels.size());
-  std::fill(example.labels.begin(), example.labels.begin() + static_cast<std::ptrdiff_t>(masked), kIgnoreLabel);
+  std::fill(example.labels.begin(), example.labels.begin() + static_cast<std::ptrdiff_t>(masked), kIgnoreIndex);
   // A target exists at positions 1..T-1 only (HF shifts): an example needs one labelled token after the first.
   const bool trainable = std::any_of(example.labels.begin() + 1, example.labels.end(),
-                                     [](int32_t l) { return l != kIgnoreLabel; });
+                                     [](int32_t l) { return l != kIgnoreIndex; });
   if (!trainable) {
     return absl::InvalidArgumentError(absl::StrCat(
         "no token to train on after truncation to sequence_len ", options.sequence_len,

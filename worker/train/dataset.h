@@ -9,18 +9,17 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "kernels/kernels.h"
 #include "model/tokenizer/tokenizer.h"
 
 namespace ftd {
-
-// Label of a token that is not trained on (HF's ignore_index).
-inline constexpr int32_t kIgnoreLabel = -100;
 
 enum class RecordFormat { kAuto, kText, kPromptCompletion };
 
 struct Example {
   std::vector<int32_t> input_ids;  // (T,) T <= sequence_len.
-  // (T,) the token to score at each position before HF's shift: input_ids[i], or kIgnoreLabel where no loss
+  // (T,) the token to score at each position before HF's shift: input_ids[i], or kIgnoreIndex (-100, the
+  // cross-entropy op's ignore index) where no loss
   // is taken (prompt tokens). The model predicts labels[i + 1] from position i, as HF's causal LM loss does.
   std::vector<int32_t> labels;
 };
@@ -32,7 +31,7 @@ struct DatasetOptions {
 };
 
 // One JSONL record -> one example: text as Encode(text) (+ eos); prompt/completion as Encode(prompt) followed
-// by Encode(completion, no special tokens) (+ eos), prompt tokens labelled kIgnoreLabel. Records longer than
+// by Encode(completion, no special tokens) (+ eos), prompt tokens labelled kIgnoreIndex. Records longer than
 // sequence_len are truncated. INVALID_ARGUMENT names what is wrong with the record ("expected a string
 // \"text\" field", "unknown keys ...").
 absl::StatusOr<Example> TokenizeRecord(absl::string_view json_line, const Tokenizer& tokenizer,

@@ -11,7 +11,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "model/llama2c_import.h"
 #include "model/safetensors.h"
+#include "model/tokenizer/tokenizer.h"
+#include "tests/testing/temp_dir.h"
 #include "nlohmann/json.hpp"
 
 namespace ftd {
@@ -67,6 +70,38 @@ TEST(LlamaForwardTest, RejectsAMismatchedBatch) {
   absl::StatusOr<std::unique_ptr<LlamaModel>> llama = LlamaModel::Load(*hf, *GetBackend("cpu"));
   ASSERT_TRUE(llama.ok()) << llama.status();
   EXPECT_EQ((*llama)->Forward({1, 2, 3}, 2, 2).status().message(), "forward: 3 ids for batch 2 x seq 2");
+}
+
+// The real pretrained stories260K, imported from llama2.c: greedy decoding from BOS + "Once upon a time" gives
+// llama2.c's own continuation (../shared/data/README.md). A full forward per token (no KV cache yet).
+TEST(LlamaForwardTest, Stories260KGreedyContinuationMatchesLlama2c) {
+  const std::string stories = std::string(FTD_SOURCE_DIR) + "/../shared/data/models/stories260K";
+  if (!std::ifstream(stories + "/stories260K.bin")) GTEST_SKIP() << stories << " is absent (shared data)";
+  TempDir tmp("ftd_stories");
+  const std::string dir = tmp.file("model");
+  ASSERT_TRUE(ImportLlama2c(stories + "/stories260K.bin", stories + "/tok512.bin", dir).ok());
+  absl::StatusOr<HfModel> hf = LoadHfModel(dir);
+  ASSERT_TRUE(hf.ok()) << hf.status();
+  absl::StatusOr<std::unique_ptr<LlamaModel>> llama = LlamaModel::Load(*hf, *GetBackend("cpu"));
+  ASSERT_TRUE(llama.ok()) << llama.status();
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromDir(dir);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+
+  std::vector<int32_t> ids = (*tokenizer)->Encode("Once upon a time", /*add_special_tokens=*/true);
+  ASSERT_EQ(ids.front(), 1);  // BOS, as llama2.c's run.c prepends it.
+  const size_t prompt_len = ids.size();
+  const int64_t vocab = (*llama)->config().vocab_size;
+  for (int step = 0; step < 24; ++step) {
+    const int64_t seq = static_cast<int64_t>(ids.size());
+    absl::StatusOr<std::vector<float>> logits = (*llama)->Forward(ids, 1, seq);
+    ASSERT_TRUE(logits.ok()) << logits.status();
+    const float* last = logits->data() + (seq - 1) * vocab;
+    ids.push_back(static_cast<int32_t>(std::max_element(last, last + vocab) - last));
+  }
+  const std::vector<int32_t> generated(ids.begin() + 1, ids.end());
+  EXPECT_EQ((*tokenizer)->Decode(generated, /*skip_special_tokens=*/true),
+            "Once upon a time, there was a little girl named Lily. She loved to play outside in the p");
+  EXPECT_GT(ids.size(), prompt_len);
 }
 
 }  // namespace
