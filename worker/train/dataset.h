@@ -19,8 +19,8 @@ enum class RecordFormat { kAuto, kText, kPromptCompletion };
 struct Example {
   std::vector<int32_t> input_ids;  // (T,) T <= sequence_len.
   // (T,) the token to score at each position before HF's shift: input_ids[i], or kIgnoreIndex (-100, the
-  // cross-entropy op's ignore index) where no loss
-  // is taken (prompt tokens). The model predicts labels[i + 1] from position i, as HF's causal LM loss does.
+  // cross-entropy op's ignore index) where no loss is taken (prompt tokens). The model predicts labels[i + 1]
+  // from position i, as HF's causal LM loss does.
   std::vector<int32_t> labels;
 };
 
