@@ -1,5 +1,6 @@
-// ftd-worker subcommands. Built today: `devices` (the GPU inventory a worker reports when it registers).
-// `serve`, `train`, `eval` and `score` arrive with the training and coordinator issues.
+// ftd-worker subcommands. Built today: `devices` (the GPU inventory a worker reports when it registers) and
+// `score` (lm-eval loglikelihood requests). `serve`, `train`, `generate` and `eval` arrive with the training
+// and coordinator issues.
 #include "worker/worker_cli.h"
 
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
 #include "kernels/device_query.h"
+#include "worker/score_command.h"
 #include "nlohmann/json.hpp"
 
 namespace ftd {
@@ -71,8 +73,23 @@ int RunWorkerCli(int argc, char** argv) {
   devices->add_flag("--json", json, "Print JSON instead of a table");
   devices->add_flag("--probe", probe, "Run a small kernel on each GPU to prove this build's device code runs");
 
+  ScoreOptions score_options;
+  CLI::App* score = app.add_subcommand("score", "Score lm-eval loglikelihood requests (JSONL) with a model");
+  score->add_option("--model", score_options.model_dir, "Hugging Face model directory")->required();
+  score->add_option("--requests", score_options.requests_path,
+                    "JSONL: {\"context\", \"continuation\"} or {\"text\"} (rolling) per line")->required();
+  score->add_option("--max-length", score_options.max_length, "Model window in tokens (default: the config's)");
+
   CLI11_PARSE(app, argc, argv);
   if (*devices) return RunDevices(json, probe);
+  if (*score) {
+    absl::Status status = RunScore(score_options, std::cout);
+    if (!status.ok()) {
+      std::cerr << "ftd-worker score: " << status.message() << "\n";
+      return 1;
+    }
+    return 0;
+  }
   return 2;
 }
 

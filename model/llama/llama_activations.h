@@ -1,0 +1,78 @@
+// LlamaActivations: every buffer one training step of LlamaModel uses, planned once per (batch, seq). Internal
+// to model/llama (the forward, backward and LoRA files share it); not part of the public API.
+//
+// Memory, in floats, with N = B*T tokens, C hidden, I intermediate, Dq/Dkv the q/kv widths, V vocab, r the LoRA
+// rank, S = AttentionSavedElements (B*Hq*T*T on the CPU backend):
+//   per layer (saved for the backward): N*(4C + 2 + 2Dq + 2Dkv + 3I) + S  [+ N*r per adapted projection]
+//   once: N*(2C + V + 4) + T*D (rope tables) and the backward's scratch N*(4C + 2Dq + 2Dkv + 3I)
+// e.g. a 1B Llama (C 2048, I 8192, Dq 2048, Dkv 512, 16 layers, V 128256) at B*T = 8*256 in fp32 keeps about
+// 0.35 GiB per layer of saved activations (64 MiB of it the attention probabilities) and 1 GiB of logits.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kernels/kernels.h"
+#include "model/llama/llama_model.h"
+
+namespace ftd {
+
+// What the backward of one decoder layer reads: the forward's inputs of every op that has weights or a
+// nonlinearity. The residual stream between layers is x_in of the next layer (x_final after the last).
+struct LlamaLayerActivations {
+  DeviceBuffer x_in;   // (B, T, C) the layer's input (residual stream)
+  DeviceBuffer rstd1;  // (B, T) input_layernorm's 1/rms
+  DeviceBuffer h1;     // (B, T, C) input_layernorm(x_in): q/k/v's input
+  DeviceBuffer q;      // (B, T, Hq, D) after RoPE
+  DeviceBuffer k;      // (B, T, Hkv, D) after RoPE
+  DeviceBuffer v;      // (B, T, Hkv, D)
+  DeviceBuffer att;    // (B, T, Hq, D) attention output: o_proj's input
+  DeviceBuffer saved;  // AttentionSavedElements: the backend's attention state (CPU: probabilities)
+  DeviceBuffer x_mid;  // (B, T, C) x_in + o_proj(att)
+  DeviceBuffer rstd2;  // (B, T) post_attention_layernorm's 1/rms
+  DeviceBuffer h2;     // (B, T, C) post_attention_layernorm(x_mid): gate/up's input
+  DeviceBuffer gate;   // (B, T, I) gate_proj(h2), before SiLU
+  DeviceBuffer up;     // (B, T, I) up_proj(h2)
+  DeviceBuffer act;    // (B, T, I) silu(gate) * up: down_proj's input
+  std::array<DeviceBuffer, kNumLlamaProjs> xa;  // (B, T, r) LoRA's x @ A^T per adapted projection, else empty
+};
+
+struct LlamaActivations {
+  int64_t batch = 0;
+  int64_t seq = 0;
+  bool with_lora = false;  // whether xa buffers were planned (re-plan when an adapter is attached later)
+  DeviceBuffer ids;        // (B, T) int32 stored in float slots
+  DeviceBuffer targets;    // (B, T) int32: the shifted labels, kIgnoreIndex where none
+  DeviceBuffer ones;       // (B*T) of 1.0: the bias broadcast as a rank-1 product
+  DeviceBuffer cos, sin;   // (T, D/2)
+  std::vector<LlamaLayerActivations> layers;
+  DeviceBuffer x_final;  // (B, T, C) the last layer's output
+  DeviceBuffer rstd_f;   // (B, T)
+  DeviceBuffer h_f;      // (B, T, C) model.norm(x_final): lm_head's input
+  DeviceBuffer logits;   // (B, T, V); overwritten in place by dlogits in the backward
+  DeviceBuffer lse;      // (B, T)
+  DeviceBuffer losses;   // (B, T)
+  DeviceBuffer proj;     // (B, T, C) scratch: o_proj / down_proj outputs before the residual add
+  // Backward scratch; activation gradients are overwritten per layer.
+  DeviceBuffer dx;     // (B, T, C) gradient of the residual stream
+  DeviceBuffer dh;     // (B, T, C) gradient of a norm's output
+  DeviceBuffer dtmp;   // (B, T, C) gradient of a norm's input, before adding into dx
+  DeviceBuffer datt;   // (B, T, Hq, D)
+  DeviceBuffer dq;     // (B, T, Hq, D)
+  DeviceBuffer dk;     // (B, T, Hkv, D)
+  DeviceBuffer dv;     // (B, T, Hkv, D)
+  DeviceBuffer dact;   // (B, T, I)
+  DeviceBuffer dgate;  // (B, T, I)
+  DeviceBuffer dup;    // (B, T, I)
+};
+
+// Allocates every buffer above for (batch, seq) on `backend`, the xa ones for the adapted projections of `lora`
+// (per layer; empty vector: none), and fills ones, cos and sin.
+absl::StatusOr<std::unique_ptr<LlamaActivations>> PlanLlamaActivations(
+    Backend* backend, const LlamaConfig& config, const std::vector<float>& inv_freq,
+    const std::vector<std::array<LlamaLoraModule, kNumLlamaProjs>>& lora, int64_t batch, int64_t seq);
+
+}  // namespace ftd

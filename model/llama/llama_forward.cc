@@ -1,0 +1,193 @@
+// LlamaModel's forward pass: embedding, then per layer RMSNorm -> q/k/v (+bias) -> RoPE -> causal GQA
+// attention -> o_proj -> residual -> RMSNorm -> SwiGLU MLP -> residual, then the final norm and lm_head, each
+// step one op of the backend, as HF's modeling_llama.py / modeling_qwen2.py compute it in fp32. Every
+// projection may carry a LoRA branch. The activations the backward needs are kept in LlamaActivations.
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "kernels/rope_tables.h"
+#include "model/llama/llama_activations.h"
+#include "model/llama/llama_model.h"
+
+namespace ftd {
+namespace {
+
+absl::StatusOr<DeviceBuffer> Buffer(Backend* backend, int64_t elements) {
+  return DeviceBuffer::Create(backend, elements);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LlamaActivations>> PlanLlamaActivations(
+    Backend* backend, const LlamaConfig& c, const std::vector<float>& inv_freq,
+    const std::vector<std::array<LlamaLoraModule, kNumLlamaProjs>>& lora, int64_t batch, int64_t seq) {
+  const int64_t N = batch * seq, C = c.hidden_size, V = c.vocab_size, I = c.intermediate_size;
+  const int64_t Dq = c.q_dim(), Dkv = c.kv_dim(), D = c.head_dim;
+  auto a = std::make_unique<LlamaActivations>();
+  a->batch = batch;
+  a->seq = seq;
+  a->with_lora = !lora.empty();
+  ASSIGN_OR_RETURN(a->ids, Buffer(backend, N));
+  ASSIGN_OR_RETURN(a->targets, Buffer(backend, N));
+  ASSIGN_OR_RETURN(a->ones, Buffer(backend, N));
+  RETURN_IF_ERROR(backend->Fill(a->ones.data(), 1.0f, N));
+  const RopeTables tables = ComputeRopeTables(inv_freq, seq);
+  ASSIGN_OR_RETURN(a->cos, Buffer(backend, seq * (D / 2)));
+  ASSIGN_OR_RETURN(a->sin, Buffer(backend, seq * (D / 2)));
+  RETURN_IF_ERROR(backend->CopyToDevice(a->cos.data(), tables.cos.data(), seq * (D / 2) * 4));
+  RETURN_IF_ERROR(backend->CopyToDevice(a->sin.data(), tables.sin.data(), seq * (D / 2) * 4));
+  const AttentionShape as{batch, seq, c.num_attention_heads, c.num_key_value_heads, D};
+  const int64_t saved = backend->AttentionSavedElements(as);
+  a->layers.resize(static_cast<size_t>(c.num_hidden_layers));
+  for (size_t l = 0; l < a->layers.size(); ++l) {
+    LlamaLayerActivations& la = a->layers[l];
+    ASSIGN_OR_RETURN(la.x_in, Buffer(backend, N * C));
+    ASSIGN_OR_RETURN(la.rstd1, Buffer(backend, N));
+    ASSIGN_OR_RETURN(la.h1, Buffer(backend, N * C));
+    ASSIGN_OR_RETURN(la.q, Buffer(backend, N * Dq));
+    ASSIGN_OR_RETURN(la.k, Buffer(backend, N * Dkv));
+    ASSIGN_OR_RETURN(la.v, Buffer(backend, N * Dkv));
+    ASSIGN_OR_RETURN(la.att, Buffer(backend, N * Dq));
+    ASSIGN_OR_RETURN(la.saved, Buffer(backend, saved));
+    ASSIGN_OR_RETURN(la.x_mid, Buffer(backend, N * C));
+    ASSIGN_OR_RETURN(la.rstd2, Buffer(backend, N));
+    ASSIGN_OR_RETURN(la.h2, Buffer(backend, N * C));
+    ASSIGN_OR_RETURN(la.gate, Buffer(backend, N * I));
+    ASSIGN_OR_RETURN(la.up, Buffer(backend, N * I));
+    ASSIGN_OR_RETURN(la.act, Buffer(backend, N * I));
+    if (lora.empty()) continue;
+    for (int p = 0; p < kNumLlamaProjs; ++p) {
+      const int64_t r = lora[l][p].rank;
+      if (r > 0) {
+        ASSIGN_OR_RETURN(la.xa[p], Buffer(backend, N * r));
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(a->x_final, Buffer(backend, N * C));
+  ASSIGN_OR_RETURN(a->rstd_f, Buffer(backend, N));
+  ASSIGN_OR_RETURN(a->h_f, Buffer(backend, N * C));
+  ASSIGN_OR_RETURN(a->logits, Buffer(backend, N * V));
+  ASSIGN_OR_RETURN(a->lse, Buffer(backend, N));
+  ASSIGN_OR_RETURN(a->losses, Buffer(backend, N));
+  ASSIGN_OR_RETURN(a->proj, Buffer(backend, N * C));
+  ASSIGN_OR_RETURN(a->dx, Buffer(backend, N * C));
+  ASSIGN_OR_RETURN(a->dh, Buffer(backend, N * C));
+  ASSIGN_OR_RETURN(a->dtmp, Buffer(backend, N * C));
+  ASSIGN_OR_RETURN(a->datt, Buffer(backend, N * Dq));
+  ASSIGN_OR_RETURN(a->dq, Buffer(backend, N * Dq));
+  ASSIGN_OR_RETURN(a->dk, Buffer(backend, N * Dkv));
+  ASSIGN_OR_RETURN(a->dv, Buffer(backend, N * Dkv));
+  ASSIGN_OR_RETURN(a->dact, Buffer(backend, N * I));
+  ASSIGN_OR_RETURN(a->dgate, Buffer(backend, N * I));
+  ASSIGN_OR_RETURN(a->dup, Buffer(backend, N * I));
+  return a;
+}
+
+absl::Status LlamaModel::Prepare(const std::vector<int32_t>& ids, int64_t batch, int64_t seq) {
+  const int64_t N = batch * seq;
+  if (batch < 1 || seq < 1 || static_cast<int64_t>(ids.size()) != N) {
+    return absl::InvalidArgumentError(absl::StrCat("forward: ", ids.size(), " ids for batch ", batch, " x seq ", seq));
+  }
+  for (int32_t id : ids) {
+    if (id < 0 || id >= config_.vocab_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("forward: token id ", id, " outside [0, ", config_.vocab_size, ")"));
+    }
+  }
+  if (acts_ == nullptr || acts_->batch != batch || acts_->seq != seq || acts_->with_lora != has_lora_) {
+    acts_.reset();  // Free the old plan before making the new one.
+    const std::vector<std::array<LlamaLoraModule, kNumLlamaProjs>> none;
+    ASSIGN_OR_RETURN(acts_, PlanLlamaActivations(backend_, config_, inv_freq_, has_lora_ ? lora_ : none, batch, seq));
+  }
+  return backend_->CopyToDevice(acts_->ids.data(), ids.data(), N * 4);
+}
+
+absl::Status LlamaModel::LinearForward(const float* x, const DeviceBuffer& w, const DeviceBuffer& bias,
+                                       const LlamaLoraModule& lora, float* xa, int64_t n, int64_t in, int64_t out,
+                                       float* y) {
+  MatmulShape s;
+  s.m = n;
+  s.n = out;
+  s.k = in;
+  s.trans_b = Transpose::kYes;
+  RETURN_IF_ERROR(backend_->Matmul(s, 1.0f, x, w.data(), 0.0f, y));
+  if (bias.data() != nullptr) {
+    // y (n, out) += ones (n, 1) @ bias (1, out): the row broadcast as a rank-1 product.
+    MatmulShape b;
+    b.m = n;
+    b.n = out;
+    b.k = 1;
+    RETURN_IF_ERROR(backend_->Matmul(b, 1.0f, acts_->ones.data(), bias.data(), 1.0f, y));
+  }
+  if (lora.rank == 0) return absl::OkStatus();
+  const LoraShape ls{n, in, out, lora.rank};
+  return backend_->LoraForward(ls, x, lora.a.data(), lora.b.data(), lora.scale, xa, y);
+}
+
+absl::Status LlamaModel::RunForward() {
+  const LlamaConfig& c = config_;
+  LlamaActivations& a = *acts_;
+  const int64_t B = a.batch, T = a.seq, N = B * T, C = c.hidden_size, V = c.vocab_size;
+  const int64_t I = c.intermediate_size, Dq = c.q_dim(), Dkv = c.kv_dim(), D = c.head_dim;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  const auto* ids = reinterpret_cast<const int32_t*>(a.ids.data());
+  const AttentionShape as{B, T, c.num_attention_heads, c.num_key_value_heads, D};
+  const RopeShape rq{B, T, c.num_attention_heads, D, T};
+  const RopeShape rk{B, T, c.num_key_value_heads, D, T};
+  static const LlamaLoraModule kNoLora;
+  const int64_t L = c.num_hidden_layers;
+
+  RETURN_IF_ERROR(backend_->EmbeddingForward(ids, embed_.data(), a.layers[0].x_in.data(), N, V, C));
+  for (int64_t l = 0; l < L; ++l) {
+    const LlamaLayerWeights& w = layers_[l];
+    LlamaLayerActivations& la = a.layers[l];
+    auto lora = [&](LlamaProj p) -> const LlamaLoraModule& {
+      return has_lora_ ? lora_[l][static_cast<int>(p)] : kNoLora;
+    };
+    auto xa = [&](LlamaProj p) { return la.xa[static_cast<int>(p)].data(); };
+    RETURN_IF_ERROR(backend_->RmsNormForward(la.x_in.data(), w.input_norm.data(), eps, la.h1.data(),
+                                             la.rstd1.data(), N, C));
+    RETURN_IF_ERROR(LinearForward(la.h1.data(), w.wq, w.bq, lora(LlamaProj::kQ), xa(LlamaProj::kQ), N, C, Dq,
+                                  la.q.data()));
+    RETURN_IF_ERROR(LinearForward(la.h1.data(), w.wk, w.bk, lora(LlamaProj::kK), xa(LlamaProj::kK), N, C, Dkv,
+                                  la.k.data()));
+    RETURN_IF_ERROR(LinearForward(la.h1.data(), w.wv, w.bv, lora(LlamaProj::kV), xa(LlamaProj::kV), N, C, Dkv,
+                                  la.v.data()));
+    RETURN_IF_ERROR(backend_->RopeForward(rq, la.q.data(), a.cos.data(), a.sin.data(), nullptr, la.q.data()));
+    RETURN_IF_ERROR(backend_->RopeForward(rk, la.k.data(), a.cos.data(), a.sin.data(), nullptr, la.k.data()));
+    RETURN_IF_ERROR(backend_->AttentionForward(as, la.q.data(), la.k.data(), la.v.data(), nullptr, la.att.data(),
+                                               la.saved.data()));
+    RETURN_IF_ERROR(LinearForward(la.att.data(), w.wo, DeviceBuffer(), lora(LlamaProj::kO), xa(LlamaProj::kO), N,
+                                  Dq, C, a.proj.data()));
+    RETURN_IF_ERROR(backend_->Add(la.x_in.data(), a.proj.data(), la.x_mid.data(), N * C));
+    RETURN_IF_ERROR(backend_->RmsNormForward(la.x_mid.data(), w.post_norm.data(), eps, la.h2.data(),
+                                             la.rstd2.data(), N, C));
+    RETURN_IF_ERROR(LinearForward(la.h2.data(), w.w_gate, DeviceBuffer(), lora(LlamaProj::kGate),
+                                  xa(LlamaProj::kGate), N, C, I, la.gate.data()));
+    RETURN_IF_ERROR(LinearForward(la.h2.data(), w.w_up, DeviceBuffer(), lora(LlamaProj::kUp), xa(LlamaProj::kUp),
+                                  N, C, I, la.up.data()));
+    RETURN_IF_ERROR(backend_->SwiGluForward(la.gate.data(), la.up.data(), la.act.data(), N * I));
+    RETURN_IF_ERROR(LinearForward(la.act.data(), w.w_down, DeviceBuffer(), lora(LlamaProj::kDown),
+                                  xa(LlamaProj::kDown), N, I, C, a.proj.data()));
+    float* x_out = l + 1 < L ? a.layers[l + 1].x_in.data() : a.x_final.data();
+    RETURN_IF_ERROR(backend_->Add(la.x_mid.data(), a.proj.data(), x_out, N * C));
+  }
+  RETURN_IF_ERROR(backend_->RmsNormForward(a.x_final.data(), final_norm_.data(), eps, a.h_f.data(),
+                                           a.rstd_f.data(), N, C));
+  const DeviceBuffer& head = c.tie_word_embeddings ? embed_ : lm_head_;
+  return LinearForward(a.h_f.data(), head, DeviceBuffer(), kNoLora, nullptr, N, C, V, a.logits.data());
+}
+
+absl::StatusOr<std::vector<float>> LlamaModel::Forward(const std::vector<int32_t>& ids, int64_t batch,
+                                                       int64_t seq) {
+  RETURN_IF_ERROR(Prepare(ids, batch, seq));
+  RETURN_IF_ERROR(RunForward());
+  const int64_t n = batch * seq * config_.vocab_size;
+  std::vector<float> out(static_cast<size_t>(n));
+  RETURN_IF_ERROR(backend_->CopyToHost(out.data(), acts_->logits.data(), n * 4));
+  return out;
+}
+
+}  // namespace ftd

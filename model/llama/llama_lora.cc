@@ -1,0 +1,120 @@
+// LoRA on LlamaModel (attaching a PEFT adapter to the projections it targets) and the gradient set a training
+// step writes into (full fine-tuning: every weight under its HF name; LoRA: A and B under PEFT's names).
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "model/hf_model.h"
+#include "model/llama/llama_activations.h"
+#include "model/llama/llama_model.h"
+
+namespace ftd {
+namespace {
+
+// Uploads an adapter tensor as fp32 after checking its shape.
+absl::StatusOr<DeviceBuffer> UploadLora(Backend* backend, const Tensor& t, int64_t rows, int64_t cols,
+                                        const std::string& name) {
+  if (t.shape != std::vector<int64_t>{rows, cols}) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": shape [", absl::StrJoin(t.shape, ", "),
+                                                   "], the model needs [", rows, ", ", cols, "]"));
+  }
+  ASSIGN_OR_RETURN(std::vector<float> values, ToF32(t.view()));
+  ASSIGN_OR_RETURN(DeviceBuffer buffer, DeviceBuffer::Create(backend, rows * cols));
+  RETURN_IF_ERROR(backend->CopyToDevice(buffer.data(), values.data(), rows * cols * 4));
+  return buffer;
+}
+
+}  // namespace
+
+absl::Status LlamaModel::AttachLora(const LoraAdapter& adapter) {
+  const LoraConfig& lc = adapter.config;
+  if (lc.lora_dropout != 0.0) {
+    // Dropout needs a keep mask per step (and its RNG); the LoRA ops take one, the model does not make it yet.
+    return absl::UnimplementedError(absl::StrCat("LoRA dropout ", lc.lora_dropout, " is not supported yet"));
+  }
+  const LlamaConfig& c = config_;
+  const int64_t C = c.hidden_size, I = c.intermediate_size, Dq = c.q_dim(), Dkv = c.kv_dim();
+  // (in, out) of each projection, in LlamaProj order.
+  const std::array<std::pair<int64_t, int64_t>, kNumLlamaProjs> dims = {
+      {{C, Dq}, {C, Dkv}, {C, Dkv}, {Dq, C}, {C, I}, {C, I}, {I, C}}};
+  const std::vector<std::string>& modules = LlamaLinearModules();
+  std::vector<std::array<LlamaLoraModule, kNumLlamaProjs>> lora(static_cast<size_t>(c.num_hidden_layers));
+  const float scale = static_cast<float>(LoraScale(lc));
+  for (const auto& [key, pair] : adapter.weights) {
+    if (key.layer < 0 || key.layer >= c.num_hidden_layers) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("LoRA layer ", key.layer, " outside the model's ", c.num_hidden_layers, " layers"));
+    }
+    int p = 0;
+    while (p < kNumLlamaProjs && modules[p] != key.module) ++p;
+    if (p == kNumLlamaProjs) return absl::InvalidArgumentError(absl::StrCat("LoRA module ", key.module, " unknown"));
+    if (pair.a.shape.size() != 2) {
+      return absl::InvalidArgumentError(absl::StrCat(PeftTensorName(key, false), ": not 2-D"));
+    }
+    const auto [in, out] = dims[p];
+    const int64_t r = pair.a.shape[0];
+    LlamaLoraModule& m = lora[key.layer][p];
+    m.name_a = PeftTensorName(key, false);
+    m.name_b = PeftTensorName(key, true);
+    ASSIGN_OR_RETURN(m.a, UploadLora(backend_, pair.a, r, in, m.name_a));
+    ASSIGN_OR_RETURN(m.b, UploadLora(backend_, pair.b, out, r, m.name_b));
+    m.rank = r;
+    m.scale = scale;
+  }
+  lora_ = std::move(lora);
+  has_lora_ = true;
+  acts_.reset();  // The plan gains the xa buffers.
+  return absl::OkStatus();
+}
+
+std::vector<std::string> LlamaGradients::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, buffer] : buffers_) out.push_back(name);
+  return out;
+}
+
+float* LlamaGradients::Find(const std::string& name) const {
+  auto it = buffers_.find(name);
+  return it == buffers_.end() ? nullptr : it->second.data();
+}
+
+absl::StatusOr<std::vector<float>> LlamaGradients::ToHost(const std::string& name) const {
+  auto it = buffers_.find(name);
+  if (it == buffers_.end()) return absl::NotFoundError(absl::StrCat("no gradient named ", name));
+  std::vector<float> out(static_cast<size_t>(it->second.size()));
+  RETURN_IF_ERROR(backend_->CopyToHost(out.data(), it->second.data(), it->second.size() * 4));
+  return out;
+}
+
+absl::Status LlamaGradients::Zero() {
+  for (auto& [name, buffer] : buffers_) RETURN_IF_ERROR(backend_->Fill(buffer.data(), 0.0f, buffer.size()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LlamaGradients> LlamaModel::NewGradients(TrainMode mode) const {
+  LlamaGradients g;
+  g.backend_ = backend_;
+  auto add = [&](const std::string& name, int64_t elements) -> absl::Status {
+    ASSIGN_OR_RETURN(DeviceBuffer buffer, DeviceBuffer::Create(backend_, elements));
+    RETURN_IF_ERROR(backend_->Fill(buffer.data(), 0.0f, elements));
+    g.buffers_.emplace(name, std::move(buffer));
+    return absl::OkStatus();
+  };
+  if (mode == TrainMode::kFull) {
+    for (const HfTensorSpec& spec : LlamaTensorSpecs(config_)) RETURN_IF_ERROR(add(spec.name, NumElements(spec.shape)));
+    return g;
+  }
+  if (!has_lora_) return absl::FailedPreconditionError("LoRA gradients need an attached adapter (AttachLora)");
+  for (const auto& layer : lora_) {
+    for (const LlamaLoraModule& m : layer) {
+      if (m.rank == 0) continue;
+      RETURN_IF_ERROR(add(m.name_a, m.a.size()));
+      RETURN_IF_ERROR(add(m.name_b, m.b.size()));
+    }
+  }
+  return g;
+}
+
+}  // namespace ftd

@@ -1,0 +1,72 @@
+// `ftd-worker score` end to end on tiny_llama: string requests are encoded as lm-eval encodes them (the ids
+// gen_eval_requests.py recorded from lm_eval's HFLM) and scored; a bad line fails alone, with file:line.
+#include "worker/score_command.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "eval/loglikelihood.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/temp_dir.h"
+
+namespace ftd {
+namespace {
+
+const std::string kFixtures = std::string(FTD_SOURCE_DIR) + "/tests/fixtures";
+
+TEST(ScoreCommandTest, ScoresRequestsLikeLmEvalAndFailsBadLinesAlone) {
+  std::ifstream in(kFixtures + "/eval/requests_tiny_llama.json");
+  ASSERT_TRUE(in);
+  const nlohmann::json fixture = nlohmann::json::parse(in);
+  TempDir tmp("ftd_score");
+  const std::string requests = tmp.file("requests.jsonl");
+  {
+    std::ofstream out(requests);
+    for (const nlohmann::json& r : fixture["requests"]) {
+      out << nlohmann::json{{"context", r["context"]}, {"continuation", r["continuation"]}}.dump() << "\n";
+    }
+    out << R"({"context": "x", "answer": "y"})" << "\n";
+    out << nlohmann::json{{"text", fixture["rolling"]["text"]}}.dump() << "\n";
+  }
+  ScoreOptions options{kFixtures + "/model_io/tiny_llama", requests, 64};
+  std::ostringstream out;
+  absl::Status status = RunScore(options, out);
+  EXPECT_EQ(status.message(),
+            "1 request(s) failed; first: " + requests + ":" + std::to_string(fixture["requests"].size() + 1) +
+                ": unknown key \"answer\"");
+
+  const std::vector<std::string> lines = absl::StrSplit(out.str(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), fixture["requests"].size() + 2);
+  absl::StatusOr<HfModel> hf = LoadHfModel(options.model_dir);
+  ASSERT_TRUE(hf.ok()) << hf.status();
+  absl::StatusOr<std::unique_ptr<LlamaModel>> model = LlamaModel::Load(*hf, *GetBackend("cpu"));
+  ASSERT_TRUE(model.ok()) << model.status();
+  for (size_t i = 0; i < fixture["requests"].size(); ++i) {
+    const nlohmann::json& r = fixture["requests"][i];
+    const nlohmann::json got = nlohmann::json::parse(lines[i]);
+    ASSERT_TRUE(got.contains("logprob")) << lines[i];
+    TokenRequest ids{r["context_ids"].get<std::vector<int32_t>>(), r["continuation_ids"].get<std::vector<int32_t>>()};
+    absl::StatusOr<LoglikelihoodResult> want = ScoreRequest(**model, ids, 64);
+    ASSERT_TRUE(want.ok()) << want.status();
+    EXPECT_DOUBLE_EQ(got["logprob"].get<double>(), want->logprob) << r["context"];
+    EXPECT_EQ(got["tokens"].get<int64_t>(), static_cast<int64_t>(ids.continuation.size())) << r["context"];
+  }
+  EXPECT_TRUE(nlohmann::json::parse(lines[fixture["requests"].size()]).contains("error"));
+  const nlohmann::json rolling = nlohmann::json::parse(lines.back());
+  EXPECT_EQ(rolling["tokens"].get<size_t>(), fixture["rolling"]["token_ids"].size());
+  EXPECT_LT(rolling["logprob"].get<double>(), 0.0);
+}
+
+TEST(ScoreCommandTest, AMissingModelStopsEverything) {
+  ScoreOptions options{"/nonexistent/model", "/nonexistent/requests.jsonl", 0};
+  std::ostringstream out;
+  EXPECT_FALSE(RunScore(options, out).ok());
+  EXPECT_TRUE(out.str().empty());
+}
+
+}  // namespace
+}  // namespace ftd

@@ -1,0 +1,81 @@
+// RunScore: load the model and tokenizer once, then encode (eval/loglikelihood_request) and score
+// (eval/loglikelihood) each request line.
+#include "worker/score_command.h"
+
+#include <memory>
+#include <ostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "eval/loglikelihood.h"
+#include "eval/loglikelihood_request.h"
+#include "model/file_io.h"
+#include "nlohmann/json.hpp"
+
+namespace ftd {
+namespace {
+
+using json = nlohmann::json;
+
+absl::StatusOr<json> ScoreLine(absl::string_view line, LlamaModel& model, const Tokenizer& tokenizer,
+                               int64_t max_length) {
+  const json request = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (request.is_discarded() || !request.is_object()) return absl::InvalidArgumentError("expected a JSON object");
+  for (const auto& [key, value] : request.items()) {
+    if (key != "context" && key != "continuation" && key != "text") {
+      return absl::InvalidArgumentError(absl::StrCat("unknown key \"", key, "\""));
+    }
+    if (!value.is_string()) return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" must be a string"));
+  }
+  LoglikelihoodResult result;
+  if (request.contains("text")) {
+    if (request.size() != 1) return absl::InvalidArgumentError("a \"text\" request takes no other key");
+    ASSIGN_OR_RETURN(std::vector<int32_t> tokens, LmEvalEncode(tokenizer, request["text"].get<std::string>()));
+    ASSIGN_OR_RETURN(int32_t prefix, PrefixTokenId(tokenizer));
+    ASSIGN_OR_RETURN(result, ScoreRolling(model, tokens, prefix, max_length));
+  } else {
+    if (!request.contains("context") || !request.contains("continuation")) {
+      return absl::InvalidArgumentError("expected \"context\" and \"continuation\", or \"text\"");
+    }
+    ASSIGN_OR_RETURN(TokenRequest tokens,
+                     EncodeLoglikelihoodRequest(tokenizer, request["context"].get<std::string>(),
+                                                request["continuation"].get<std::string>()));
+    ASSIGN_OR_RETURN(result, ScoreRequest(model, tokens, max_length));
+  }
+  return json{{"logprob", result.logprob}, {"is_greedy", result.is_greedy}, {"tokens", result.tokens}};
+}
+
+}  // namespace
+
+absl::Status RunScore(const ScoreOptions& options, std::ostream& out) {
+  ASSIGN_OR_RETURN(HfModel hf, LoadHfModel(options.model_dir));
+  ASSIGN_OR_RETURN(Backend * backend, GetBackend("cpu"));
+  ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(hf, backend));
+  ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromDir(options.model_dir));
+  const int64_t max_length = options.max_length > 0 ? options.max_length : hf.config.max_position_embeddings;
+  ASSIGN_OR_RETURN(std::string contents, ReadFileToString(options.requests_path));
+
+  absl::Status first_error;
+  int64_t line_number = 0, failed = 0;
+  for (absl::string_view line : absl::StrSplit(contents, '\n')) {
+    ++line_number;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    absl::StatusOr<json> result = ScoreLine(line, *model, *tokenizer, max_length);
+    if (result.ok()) {
+      out << result->dump() << "\n";
+      continue;
+    }
+    ++failed;
+    const std::string message = absl::StrCat(options.requests_path, ":", line_number, ": ", result.status().message());
+    out << json{{"error", message}}.dump() << "\n";
+    if (first_error.ok()) first_error = absl::Status(result.status().code(), message);
+  }
+  if (failed > 0) {
+    return absl::Status(first_error.code(), absl::StrCat(failed, " request(s) failed; first: ", first_error.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ftd
