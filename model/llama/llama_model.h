@@ -73,6 +73,8 @@ class LlamaGradients {
   float* Find(const std::string& name) const;
   // NOT_FOUND for a name not held.
   absl::StatusOr<std::vector<float>> ToHost(const std::string& name) const;
+  // Elements of `name`'s gradient (= of its parameter); NOT_FOUND for a name not held.
+  absl::StatusOr<int64_t> Elements(const std::string& name) const;
   absl::Status Zero();
 
  private:
@@ -99,6 +101,12 @@ class LlamaModel {
   static absl::StatusOr<std::unique_ptr<LlamaModel>> Load(const HfModel& hf, Backend* backend);
 
   const LlamaConfig& config() const { return config_; }
+  Backend* backend() const { return backend_; }
+
+  // The parameter `name` on the backend, for the optimiser: a HF state-dict name ("model.norm.weight"), or a
+  // PEFT key name of the attached adapter (...q_proj.lora_A.weight). Tied models have no "lm_head.weight".
+  // NOT_FOUND for any other name.
+  absl::StatusOr<DeviceBuffer*> Parameter(const std::string& name);
 
   // ids (batch, seq) host, row-major -> logits (batch, seq, vocab) host. Positions are 0..seq-1 per row; no
   // padding, one sequence per row.
