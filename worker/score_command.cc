@@ -12,6 +12,7 @@
 #include "eval/loglikelihood.h"
 #include "eval/loglikelihood_request.h"
 #include "model/file_io.h"
+#include "model/peft_adapter.h"
 #include "nlohmann/json.hpp"
 
 namespace ftd {
@@ -53,6 +54,10 @@ absl::Status RunScore(const ScoreOptions& options, std::ostream& out) {
   ASSIGN_OR_RETURN(HfModel hf, LoadHfModel(options.model_dir));
   ASSIGN_OR_RETURN(Backend * backend, GetBackend("cpu"));
   ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(hf, backend));
+  if (!options.adapter_dir.empty()) {
+    ASSIGN_OR_RETURN(LoraAdapter adapter, ReadLoraAdapter(options.adapter_dir));
+    RETURN_IF_ERROR(Annotate(model->AttachLora(adapter), options.adapter_dir));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromDir(options.model_dir));
   const int64_t max_length = options.max_length > 0 ? options.max_length : hf.config.max_position_embeddings;
   ASSIGN_OR_RETURN(std::string contents, ReadFileToString(options.requests_path));

@@ -12,6 +12,7 @@ namespace ftd {
 
 struct ScoreOptions {
   std::string model_dir;      // Hugging Face model directory (config, weights, tokenizer).
+  std::string adapter_dir;    // PEFT LoRA adapter applied on top of the model; empty for none.
   std::string requests_path;  // JSONL: {"context": s, "continuation": s} or {"text": s} (rolling) per line.
   int64_t max_length = 0;     // Model window in tokens; 0 means the config's max_position_embeddings.
 };

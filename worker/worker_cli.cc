@@ -78,6 +78,7 @@ int RunWorkerCli(int argc, char** argv) {
   score->add_option("--model", score_options.model_dir, "Hugging Face model directory")->required();
   score->add_option("--requests", score_options.requests_path,
                     "JSONL: {\"context\", \"continuation\"} or {\"text\"} (rolling) per line")->required();
+  score->add_option("--adapter", score_options.adapter_dir, "PEFT LoRA adapter directory to apply");
   score->add_option("--max-length", score_options.max_length, "Model window in tokens (default: the config's)");
 
   CLI11_PARSE(app, argc, argv);

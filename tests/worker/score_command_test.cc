@@ -2,6 +2,7 @@
 // gen_eval_requests.py recorded from lm_eval's HFLM) and scored; a bad line fails alone, with file:line.
 #include "worker/score_command.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "eval/loglikelihood.h"
 #include "gtest/gtest.h"
+#include "model/peft_adapter.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/temp_dir.h"
 
@@ -32,7 +34,7 @@ TEST(ScoreCommandTest, ScoresRequestsLikeLmEvalAndFailsBadLinesAlone) {
     out << R"({"context": "x", "answer": "y"})" << "\n";
     out << nlohmann::json{{"text", fixture["rolling"]["text"]}}.dump() << "\n";
   }
-  ScoreOptions options{kFixtures + "/model_io/tiny_llama", requests, 64};
+  ScoreOptions options{kFixtures + "/model_io/tiny_llama", "", requests, 64};
   std::ostringstream out;
   absl::Status status = RunScore(options, out);
   EXPECT_EQ(status.message(),
@@ -61,8 +63,37 @@ TEST(ScoreCommandTest, ScoresRequestsLikeLmEvalAndFailsBadLinesAlone) {
   EXPECT_LT(rolling["logprob"].get<double>(), 0.0);
 }
 
+// With --adapter the scores are those of the adapted model: equal to scoring PEFT's merged model (tiny_llama
+// + the lora_adapter fixture, merged by MergeLoraAdapter, which ctest checks against PEFT's merge).
+TEST(ScoreCommandTest, AdapterScoresEqualTheMergedModel) {
+  TempDir tmp("ftd_score");
+  const std::string requests = tmp.file("requests.jsonl");
+  std::ofstream(requests) << R"({"context": "The capital of France is", "continuation": " Paris"})" << "\n"
+                          << R"({"text": "It was the best of times."})" << "\n";
+  const std::string merged = tmp.file("merged");
+  ASSERT_TRUE(MergeLoraAdapter(kFixtures + "/model_io/tiny_llama", kFixtures + "/model_io/lora_adapter", merged).ok());
+  std::ostringstream with_adapter, with_merged, base;
+  ScoreOptions options{kFixtures + "/model_io/tiny_llama", kFixtures + "/model_io/lora_adapter", requests, 64};
+  ASSERT_TRUE(RunScore(options, with_adapter).ok());
+  options.model_dir = merged;
+  options.adapter_dir = "";
+  ASSERT_TRUE(RunScore(options, with_merged).ok());
+  options.model_dir = kFixtures + "/model_io/tiny_llama";
+  ASSERT_TRUE(RunScore(options, base).ok());
+  const std::vector<std::string> a = absl::StrSplit(with_adapter.str(), '\n', absl::SkipEmpty());
+  const std::vector<std::string> m = absl::StrSplit(with_merged.str(), '\n', absl::SkipEmpty());
+  const std::vector<std::string> b = absl::StrSplit(base.str(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(m.size(), 2u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double adapted = nlohmann::json::parse(a[i])["logprob"], merged_lp = nlohmann::json::parse(m[i])["logprob"];
+    EXPECT_NEAR(adapted, merged_lp, 1e-4) << i;
+    EXPECT_GT(std::fabs(adapted - nlohmann::json::parse(b[i])["logprob"].get<double>()), 1e-3) << "adapter had no effect";
+  }
+}
+
 TEST(ScoreCommandTest, AMissingModelStopsEverything) {
-  ScoreOptions options{"/nonexistent/model", "/nonexistent/requests.jsonl", 0};
+  ScoreOptions options{"/nonexistent/model", "", "/nonexistent/requests.jsonl", 0};
   std::ostringstream out;
   EXPECT_FALSE(RunScore(options, out).ok());
   EXPECT_TRUE(out.str().empty());
