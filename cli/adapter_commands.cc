@@ -23,7 +23,7 @@ absl::Status AdapterInit(const std::string& base_dir, LoraConfig config, uint64_
 absl::Status AdapterMerge(const std::string& base_dir, const std::string& adapter_dir, const std::string& out_dir,
                           std::ostream& out) {
   ASSIGN_OR_RETURN(LoraAdapter adapter, ReadLoraAdapter(adapter_dir));
-  RETURN_IF_ERROR(MergeLoraAdapter(base_dir, adapter_dir, out_dir));
+  RETURN_IF_ERROR(MergeLoraAdapter(base_dir, adapter, adapter_dir, out_dir));
   out << "merged " << adapter.weights.size() << " LoRA modules (r=" << adapter.config.r
       << ", scale=" << LoraScale(adapter.config) << ") into " << out_dir << "\n";
   return absl::OkStatus();

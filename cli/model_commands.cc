@@ -2,7 +2,6 @@
 #include "cli/model_commands.h"
 
 #include <filesystem>
-#include <fstream>
 #include <istream>
 #include <map>
 #include <memory>
@@ -11,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "model/file_io.h"
 #include "model/hf_model.h"
 #include "model/llama2c_import.h"
 #include "model/model_config.h"
@@ -154,14 +154,12 @@ absl::Status ModelTokenize(const std::string& dir, SpecialTokens special, const 
     while (std::getline(in, line)) out << json(tok->Encode(line, add)).dump() << "\n";
     return absl::OkStatus();
   }
-  std::ifstream file(jsonl_path);
-  if (!file) return absl::NotFoundError(absl::StrCat(jsonl_path, ": cannot open"));
-  std::string line;
-  for (int line_no = 1; std::getline(file, line); ++line_no) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    json text = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  ASSIGN_OR_RETURN(std::string contents, ReadFileToString(jsonl_path, uint64_t{64} << 30));
+  for (const NumberedLine& line : NonBlankLines(contents)) {
+    json text = json::parse(line.text.begin(), line.text.end(), nullptr, /*allow_exceptions=*/false);
     if (text.is_discarded() || !text.is_string()) {
-      return absl::InvalidArgumentError(absl::StrCat(jsonl_path, ":", line_no, ": expected a JSON string per line"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(jsonl_path, ":", line.number, ": expected a JSON string per line"));
     }
     out << json(tok->Encode(text.get<std::string>(), add)).dump() << "\n";
   }

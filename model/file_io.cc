@@ -9,8 +9,10 @@
 #include <atomic>
 #include <cerrno>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace ftd {
 
@@ -88,6 +90,16 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path, uint64_t m
   }
   ::close(fd);
   return text;
+}
+
+std::vector<NumberedLine> NonBlankLines(absl::string_view contents) {
+  std::vector<NumberedLine> lines;
+  int64_t number = 0;
+  for (absl::string_view line : absl::StrSplit(contents, '\n')) {
+    ++number;
+    if (!absl::StripAsciiWhitespace(line).empty()) lines.push_back({number, line});
+  }
+  return lines;
 }
 
 absl::Status WriteStringToFile(const std::string& path, absl::string_view contents) {

@@ -28,6 +28,15 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path, uint64_t m
 // `path` (and the directory fsynced). On error the temp file is removed and `path` is untouched.
 absl::Status WriteFileAtomically(const std::string& path, const std::vector<absl::Span<const uint8_t>>& pieces);
 
+// A non-blank line of a text file and its 1-based number, for "PATH:LINE: reason" messages.
+struct NumberedLine {
+  int64_t number = 0;
+  absl::string_view text;  // Points into the contents it was split from.
+};
+
+// The lines of `contents` that hold more than ASCII whitespace (JSONL readers skip blank lines).
+std::vector<NumberedLine> NonBlankLines(absl::string_view contents);
+
 // WriteFileAtomically of one string.
 absl::Status WriteStringToFile(const std::string& path, absl::string_view contents);
 

@@ -286,8 +286,13 @@ absl::StatusOr<LoraAdapter> ReadLoraAdapter(const std::string& dir) {
 
 absl::Status MergeLoraAdapter(const std::string& base_dir, const std::string& adapter_dir,
                               const std::string& out_dir) {
-  ASSIGN_OR_RETURN(HfModel base, LoadHfModel(base_dir));
   ASSIGN_OR_RETURN(LoraAdapter adapter, ReadLoraAdapter(adapter_dir));
+  return MergeLoraAdapter(base_dir, adapter, adapter_dir, out_dir);
+}
+
+absl::Status MergeLoraAdapter(const std::string& base_dir, const LoraAdapter& adapter,
+                              const std::string& adapter_dir, const std::string& out_dir) {
+  ASSIGN_OR_RETURN(HfModel base, LoadHfModel(base_dir));
   const float scale = static_cast<float>(LoraScale(adapter.config));
   std::map<std::string, const LoraPair*> by_weight;
   for (const auto& [key, pair] : adapter.weights) {

@@ -78,5 +78,8 @@ absl::StatusOr<LoraAdapter> ReadLoraAdapter(const std::string& dir);
 // config.json copied, weights in the base's dtypes, tokenizer files copied.
 absl::Status MergeLoraAdapter(const std::string& base_dir, const std::string& adapter_dir,
                               const std::string& out_dir);
+// The same for an adapter already read (from `adapter_dir`, named in messages).
+absl::Status MergeLoraAdapter(const std::string& base_dir, const LoraAdapter& adapter,
+                              const std::string& adapter_dir, const std::string& out_dir);
 
 }  // namespace ftd

@@ -5,9 +5,7 @@
 #include <memory>
 #include <ostream>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "eval/loglikelihood.h"
 #include "eval/loglikelihood_request.h"
@@ -63,17 +61,15 @@ absl::Status RunScore(const ScoreOptions& options, std::ostream& out) {
   ASSIGN_OR_RETURN(std::string contents, ReadFileToString(options.requests_path));
 
   absl::Status first_error;
-  int64_t line_number = 0, failed = 0;
-  for (absl::string_view line : absl::StrSplit(contents, '\n')) {
-    ++line_number;
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    absl::StatusOr<json> result = ScoreLine(line, *model, *tokenizer, max_length);
+  int64_t failed = 0;
+  for (const NumberedLine& line : NonBlankLines(contents)) {
+    absl::StatusOr<json> result = ScoreLine(line.text, *model, *tokenizer, max_length);
     if (result.ok()) {
       out << result->dump() << "\n";
       continue;
     }
     ++failed;
-    const std::string message = absl::StrCat(options.requests_path, ":", line_number, ": ", result.status().message());
+    const std::string message = absl::StrCat(options.requests_path, ":", line.number, ": ", result.status().message());
     out << json{{"error", message}}.dump() << "\n";
     if (first_error.ok()) first_error = absl::Status(result.status().code(), message);
   }

@@ -4,10 +4,8 @@
 
 #include <algorithm>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "model/file_io.h"
 #include "nlohmann/json.hpp"
@@ -104,14 +102,11 @@ absl::StatusOr<std::vector<Example>> LoadJsonlDataset(const std::string& path, c
                                                       const DatasetOptions& options) {
   ASSIGN_OR_RETURN(std::string contents, ReadFileToString(path, uint64_t{64} << 30));
   std::vector<Example> examples;
-  int64_t line_number = 0;
-  for (absl::string_view line : absl::StrSplit(contents, '\n')) {
-    ++line_number;
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    absl::StatusOr<Example> example = TokenizeRecord(line, tokenizer, options);
+  for (const NumberedLine& line : NonBlankLines(contents)) {
+    absl::StatusOr<Example> example = TokenizeRecord(line.text, tokenizer, options);
     if (!example.ok()) {
       return absl::Status(example.status().code(),
-                          absl::StrCat(path, ":", line_number, ": ", example.status().message()));
+                          absl::StrCat(path, ":", line.number, ": ", example.status().message()));
     }
     examples.push_back(*std::move(example));
   }
