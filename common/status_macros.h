@@ -27,6 +27,22 @@
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = *std::move(statusor)
 
+// The same, with a non-OK status's message prefixed by `context` (see Annotate below): the caller says what it
+// was doing, e.g. ASSIGN_OR_RETURN_CONTEXT(auto model, LoadHfModel(dir), "base_model").
+#define RETURN_IF_ERROR_CONTEXT(expr, context)                           \
+  do {                                                                   \
+    ::absl::Status ftd_status_ = (expr);                                 \
+    if (!ftd_status_.ok()) return ::ftd::Annotate(ftd_status_, context); \
+  } while (false)
+
+#define ASSIGN_OR_RETURN_CONTEXT(lhs, expr, context) \
+  FTD_ASSIGN_OR_RETURN_CONTEXT_IMPL_(FTD_STATUS_CONCAT_(ftd_statusor_, __LINE__), lhs, expr, context)
+
+#define FTD_ASSIGN_OR_RETURN_CONTEXT_IMPL_(statusor, lhs, expr, context)        \
+  auto statusor = (expr);                                                       \
+  if (!statusor.ok()) return ::ftd::Annotate(std::move(statusor).status(), context); \
+  lhs = *std::move(statusor)
+
 namespace ftd {
 
 // Prefixes a non-OK status's message with `context` ("loading job.yaml: <message>"), keeping its code.

@@ -1,5 +1,6 @@
 // Backend's public op methods: the argument checks every backend shares (so a CUDA backend reports a bad
 // shape exactly as the CPU one does), and the default Do* methods that report an op as not supported.
+#include <cmath>
 #include <initializer_list>
 #include <utility>
 
@@ -54,14 +55,30 @@ absl::Status CheckRope(absl::string_view op, const RopeShape& s) {
   return absl::OkStatus();
 }
 
+// Grouped-query attention: each kv head serves q_heads / kv_heads query heads.
+absl::Status CheckGqa(absl::string_view op, int64_t q_heads, int64_t kv_heads) {
+  if (q_heads % kv_heads != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": q_heads Hq=", q_heads, " is not a multiple of kv_heads Hkv=", kv_heads));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckAttention(absl::string_view op, const AttentionShape& s) {
   RETURN_IF_ERROR(CheckDims(op, {{"B", s.batch}, {"T", s.seq}, {"Hq", s.q_heads}, {"Hkv", s.kv_heads},
                                  {"D", s.head_dim}}));
-  if (s.q_heads % s.kv_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": q_heads Hq=", s.q_heads,
-                                                   " is not a multiple of kv_heads Hkv=", s.kv_heads));
+  return CheckGqa(op, s.q_heads, s.kv_heads);
+}
+
+absl::Status CheckAttentionDecode(absl::string_view op, const AttentionDecodeShape& s) {
+  RETURN_IF_ERROR(CheckDims(op, {{"B", s.batch}, {"Tq", s.q_len}, {"kv_len", s.kv_len},
+                                 {"kv_capacity", s.kv_capacity}, {"Hq", s.q_heads}, {"Hkv", s.kv_heads},
+                                 {"D", s.head_dim}}));
+  if (s.q_len > s.kv_len || s.kv_len > s.kv_capacity) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": need Tq <= kv_len <= kv_capacity (Tq=", s.q_len,
+                                                   ", kv_len=", s.kv_len, ", kv_capacity=", s.kv_capacity, ")"));
   }
-  return absl::OkStatus();
+  return CheckGqa(op, s.q_heads, s.kv_heads);
 }
 
 absl::Status CheckLora(absl::string_view op, const LoraShape& s) {
@@ -162,6 +179,13 @@ absl::Status Backend::AttentionBackward(const AttentionShape& s, const float* q,
   return DoAttentionBackward(s, q, k, v, segment_ids, out, saved, dout, dq, dk, dv);
 }
 
+absl::Status Backend::AttentionDecodeForward(const AttentionDecodeShape& s, const float* q, const float* k,
+                                             const float* v, float* out) {
+  RETURN_IF_ERROR(CheckAttentionDecode("attention_decode", s));
+  RETURN_IF_ERROR(CheckPtrs("attention_decode", {{"q", q}, {"k", k}, {"v", v}, {"out", out}}));
+  return DoAttentionDecodeForward(s, q, k, v, out);
+}
+
 absl::Status Backend::SwiGluForward(const float* gate, const float* up, float* h, int64_t n) {
   RETURN_IF_ERROR(CheckDims("swiglu", {{"n", n}}));
   RETURN_IF_ERROR(CheckPtrs("swiglu", {{"gate", gate}, {"up", up}, {"h", h}}));
@@ -206,6 +230,17 @@ absl::Status Backend::LoraBackward(const LoraShape& s, const float* x_d, const f
   RETURN_IF_ERROR(CheckPtrs("lora_backward", {{"x_d", x_d}, {"a", a}, {"b", b}, {"xa", xa}, {"dy", dy},
                                               {"da", da}, {"db", db}}));
   return DoLoraBackward(s, x_d, keep_mask, a, b, xa, scale, dy, da, db, dx);
+}
+
+absl::Status Backend::DropoutMask(uint64_t seed, uint64_t stream, float p, float* mask, int64_t n) {
+  RETURN_IF_ERROR(CheckDims("dropout_mask", {{"n", n}}));
+  RETURN_IF_ERROR(CheckPtrs("dropout_mask", {{"mask", mask}}));
+  if (!(p >= 0.0f && p < 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat("dropout_mask: p=", p, " must be in [0, 1)"));
+  }
+  // p * 2^32 is exact in double; p < 1 keeps the rounded threshold below 2^32.
+  const auto threshold = static_cast<uint32_t>(std::llround(static_cast<double>(p) * 4294967296.0));
+  return DoDropoutMask(seed, stream, threshold, 1.0f / (1.0f - p), mask, n);
 }
 
 absl::Status Backend::AdamWStep(const AdamWConfig& c, float* param, const float* grad, float* m, float* v,
@@ -299,6 +334,10 @@ absl::Status Backend::DoAttentionBackward(const AttentionShape&, const float*, c
                                           float*, float*) {
   return NotSupported("attention_backward");
 }
+absl::Status Backend::DoAttentionDecodeForward(const AttentionDecodeShape&, const float*, const float*,
+                                               const float*, float*) {
+  return NotSupported("attention_decode");
+}
 absl::Status Backend::DoSwiGluForward(const float*, const float*, float*, int64_t) {
   return NotSupported("swiglu");
 }
@@ -319,6 +358,9 @@ absl::Status Backend::DoLoraForward(const LoraShape&, const float*, const float*
 absl::Status Backend::DoLoraBackward(const LoraShape&, const float*, const float*, const float*, const float*,
                                      const float*, float, const float*, float*, float*, float*) {
   return NotSupported("lora_backward");
+}
+absl::Status Backend::DoDropoutMask(uint64_t, uint64_t, uint32_t, float, float*, int64_t) {
+  return NotSupported("dropout_mask");
 }
 absl::Status Backend::DoAdamWStep(const AdamWConfig&, float*, const float*, float*, float*, int64_t) {
   return NotSupported("adamw");

@@ -56,6 +56,20 @@ struct AttentionShape {
   int64_t head_dim = 0;
 };
 
+// Attention of Tq new queries over a KV cache (inference; forward only, no backward and no saved state). Query i
+// of a batch row sits at absolute position p = kv_len - Tq + i and attends to cache rows 0..p (causal); GQA and
+// the scale as AttentionShape. The cache holds kv_capacity rows per batch row, of which the first kv_len (the
+// new tokens' keys and values included) are filled.
+struct AttentionDecodeShape {
+  int64_t batch = 0;
+  int64_t q_len = 0;        // Tq, the new tokens; <= kv_len
+  int64_t kv_len = 0;       // filled cache rows; <= kv_capacity
+  int64_t kv_capacity = 0;  // rows allocated per batch row (the stride between batch rows of k and v)
+  int64_t q_heads = 0;
+  int64_t kv_heads = 0;
+  int64_t head_dim = 0;
+};
+
 // Rotary embedding of a (B, T, H, D) tensor with HF's rotate_half pairing (i, i + D/2). cos and sin are
 // (table_len, D/2) (see rope_tables.h); row positions[b, t] is used, or row t when positions is null.
 struct RopeShape {
@@ -154,6 +168,12 @@ class Backend {
                                  const int32_t* segment_ids, const float* out, const float* saved,
                                  const float* dout, float* dq, float* dk, float* dv);
 
+  // ---- attention over a KV cache (decoding) ----
+  // q (B, Tq, Hq, D), k and v (B, kv_capacity, Hkv, D) of which rows [0, kv_len) are read -> out (B, Tq, Hq, D).
+  // Forward only: generation needs no gradient.
+  absl::Status AttentionDecodeForward(const AttentionDecodeShape& s, const float* q, const float* k,
+                                      const float* v, float* out);
+
   // ---- SwiGLU ----
   // gate, up (n) -> h (n) = silu(gate) * up; n = rows * intermediate.
   absl::Status SwiGluForward(const float* gate, const float* up, float* h, int64_t n);
@@ -182,6 +202,14 @@ class Backend {
   absl::Status LoraBackward(const LoraShape& s, const float* x_d, const float* keep_mask, const float* a,
                             const float* b, const float* xa, float scale, const float* dy, float* da, float* db,
                             float* dx);
+
+  // ---- dropout ----
+  // mask (n) of nn.Dropout(p) in training: 0 with probability p, else 1/(1-p) (fp32), so x * mask (Mul) is the
+  // dropped-out x. Counter-based, so the mask is a pure function of (seed, stream, p, i), the same on every backend
+  // and for any n (a longer mask extends a shorter one): element i is dropped iff word i % 4 of
+  // Philox4x32-10(counter {lo(i/4), hi(i/4), lo(stream), hi(stream)}, key {lo(seed), hi(seed)}) (philox.h) is
+  // below round(p * 2^32). Distinct streams of one seed are independent masks. p must be in [0, 1).
+  absl::Status DropoutMask(uint64_t seed, uint64_t stream, float p, float* mask, int64_t n);
 
   // ---- optimiser and global grad norm ----
   // One AdamW step in place over param, m, v (n) with grad (n).
@@ -223,6 +251,8 @@ class Backend {
                                            const float* v, const int32_t* segment_ids, const float* out,
                                            const float* saved, const float* dout, float* dq, float* dk,
                                            float* dv);
+  virtual absl::Status DoAttentionDecodeForward(const AttentionDecodeShape& s, const float* q, const float* k,
+                                                const float* v, float* out);
   virtual absl::Status DoSwiGluForward(const float* gate, const float* up, float* h, int64_t n);
   virtual absl::Status DoSwiGluBackward(const float* gate, const float* up, const float* dh, float* dgate,
                                         float* dup, int64_t n);
@@ -235,6 +265,9 @@ class Backend {
   virtual absl::Status DoLoraBackward(const LoraShape& s, const float* x_d, const float* keep_mask,
                                       const float* a, const float* b, const float* xa, float scale,
                                       const float* dy, float* da, float* db, float* dx);
+  // threshold = round(p * 2^32) and keep = 1/(1-p), computed once in DropoutMask so all backends agree.
+  virtual absl::Status DoDropoutMask(uint64_t seed, uint64_t stream, uint32_t threshold, float keep, float* mask,
+                                     int64_t n);
   virtual absl::Status DoAdamWStep(const AdamWConfig& config, float* param, const float* grad, float* m, float* v,
                                    int64_t n);
   virtual absl::Status DoSumSquares(const float* x, int64_t n, float* sum_sq);

@@ -83,6 +83,10 @@ absl::Status CpuBackend::DoAttentionBackward(const AttentionShape& s, const floa
                                              float* dv) {
   return AttentionBackwardCpu(s, q, k, v, segment_ids, out, saved, dout, dq, dk, dv);
 }
+absl::Status CpuBackend::DoAttentionDecodeForward(const AttentionDecodeShape& s, const float* q, const float* k,
+                                                  const float* v, float* out) {
+  return AttentionDecodeForwardCpu(s, q, k, v, out);
+}
 absl::Status CpuBackend::DoSwiGluForward(const float* gate, const float* up, float* h, int64_t n) {
   return SwiGluForwardCpu(gate, up, h, n);
 }
@@ -106,6 +110,10 @@ absl::Status CpuBackend::DoLoraBackward(const LoraShape& s, const float* x_d, co
                                         const float* a, const float* b, const float* xa, float scale,
                                         const float* dy, float* da, float* db, float* dx) {
   return LoraBackwardCpu(s, x_d, keep_mask, a, b, xa, scale, dy, da, db, dx);
+}
+absl::Status CpuBackend::DoDropoutMask(uint64_t seed, uint64_t stream, uint32_t threshold, float keep, float* mask,
+                                       int64_t n) {
+  return DropoutMaskCpu(seed, stream, threshold, keep, mask, n);
 }
 absl::Status CpuBackend::DoAdamWStep(const AdamWConfig& config, float* param, const float* grad, float* m,
                                      float* v, int64_t n) {

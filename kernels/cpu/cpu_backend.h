@@ -39,6 +39,8 @@ class CpuBackend final : public Backend {
   absl::Status DoAttentionBackward(const AttentionShape& s, const float* q, const float* k, const float* v,
                                    const int32_t* segment_ids, const float* out, const float* saved,
                                    const float* dout, float* dq, float* dk, float* dv) override;
+  absl::Status DoAttentionDecodeForward(const AttentionDecodeShape& s, const float* q, const float* k,
+                                        const float* v, float* out) override;
   absl::Status DoSwiGluForward(const float* gate, const float* up, float* h, int64_t n) override;
   absl::Status DoSwiGluBackward(const float* gate, const float* up, const float* dh, float* dgate, float* dup,
                                 int64_t n) override;
@@ -51,6 +53,8 @@ class CpuBackend final : public Backend {
   absl::Status DoLoraBackward(const LoraShape& s, const float* x_d, const float* keep_mask, const float* a,
                               const float* b, const float* xa, float scale, const float* dy, float* da, float* db,
                               float* dx) override;
+  absl::Status DoDropoutMask(uint64_t seed, uint64_t stream, uint32_t threshold, float keep, float* mask,
+                             int64_t n) override;
   absl::Status DoAdamWStep(const AdamWConfig& config, float* param, const float* grad, float* m, float* v,
                            int64_t n) override;
   absl::Status DoSumSquares(const float* x, int64_t n, float* sum_sq) override;

@@ -40,6 +40,10 @@ absl::Status AttentionBackwardCpu(const AttentionShape& s, const float* q, const
                                   const int32_t* segment_ids, const float* out, const float* probs,
                                   const float* dout, float* dq, float* dk, float* dv);
 
+// attention_decode.cc (forward only)
+absl::Status AttentionDecodeForwardCpu(const AttentionDecodeShape& s, const float* q, const float* k,
+                                       const float* v, float* out);
+
 // swiglu.cc
 absl::Status SwiGluForwardCpu(const float* gate, const float* up, float* h, int64_t n);
 absl::Status SwiGluBackwardCpu(const float* gate, const float* up, const float* dh, float* dgate, float* dup,
@@ -57,6 +61,9 @@ absl::Status LoraForwardCpu(const LoraShape& s, const float* x_d, const float* a
 absl::Status LoraBackwardCpu(const LoraShape& s, const float* x_d, const float* keep_mask, const float* a,
                              const float* b, const float* xa, float scale, const float* dy, float* da, float* db,
                              float* dx);
+
+// dropout.cc (Philox4x32-10, see kernels.h)
+absl::Status DropoutMaskCpu(uint64_t seed, uint64_t stream, uint32_t threshold, float keep, float* mask, int64_t n);
 
 // adamw.cc
 absl::Status AdamWStepCpu(const AdamWConfig& config, float* param, const float* grad, float* m, float* v,

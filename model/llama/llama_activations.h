@@ -5,6 +5,8 @@
 // rank, S = AttentionSavedElements (B*Hq*T*T on the CPU backend):
 //   per layer (saved for the backward): N*(4C + 2 + 2Dq + 2Dkv + 3I) + S  [+ N*r per adapted projection]
 //   once: N*(2C + V + 4) + T*D (rope tables) and the backward's scratch N*(4C + 2Dq + 2Dkv + 3I)
+//   LoRA dropout (only when some module has p > 0): 2*N*Dmax of scratch once, Dmax the widest input of such a
+//   module (C, Dq or I); masks are redrawn in the backward, not saved
 // e.g. a 1B Llama (C 2048, I 8192, Dq 2048, Dkv 512, 16 layers, V 128256) at B*T = 8*256 in fp32 keeps about
 // 0.35 GiB per layer of saved activations (64 MiB of it the attention probabilities) and 1 GiB of logits.
 #pragma once
@@ -56,6 +58,10 @@ struct LlamaActivations {
   DeviceBuffer lse;      // (B, T)
   DeviceBuffer losses;   // (B, T)
   DeviceBuffer proj;     // (B, T, C) scratch: o_proj / down_proj outputs before the residual add
+  // LoRA dropout scratch for the projection at hand, empty unless a module has dropout > 0 (LlamaModel::
+  // DropoutLoraInput). Dmax: the widest input among those modules.
+  DeviceBuffer keep_mask;  // (B, T, Dmax) of which (B, T, in) used: 0 or 1/(1-p)
+  DeviceBuffer x_drop;     // (B, T, Dmax) of which (B, T, in) used: the projection's input times keep_mask
   // Backward scratch; activation gradients are overwritten per layer.
   DeviceBuffer dx;     // (B, T, C) gradient of the residual stream
   DeviceBuffer dh;     // (B, T, C) gradient of a norm's output
@@ -70,7 +76,8 @@ struct LlamaActivations {
 };
 
 // Allocates every buffer above for (batch, seq) on `backend`, the xa ones for the adapted projections of `lora`
-// (per layer; empty vector: none), and fills ones, cos and sin.
+// (per layer; empty vector: none), the dropout scratch when one of them has dropout > 0, and fills ones, cos and
+// sin.
 absl::StatusOr<std::unique_ptr<LlamaActivations>> PlanLlamaActivations(
     Backend* backend, const LlamaConfig& config, const std::vector<float>& inv_freq,
     const std::vector<std::array<LlamaLoraModule, kNumLlamaProjs>>& lora, int64_t batch, int64_t seq);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "model/llama/llama_activations.h"
@@ -37,8 +38,19 @@ absl::Status LlamaModel::LinearBackward(const float* x, const DeviceBuffer& w, c
         backend_->MatmulBackward(b, 1.0f, acts_->ones.data(), dbias, dy, nullptr, dbias, GradMode::kAccumulate));
   }
   if (lora.rank == 0) return absl::OkStatus();
+  // Under dropout, the forward's mask again (the same step and module draw the same one) and x_d = x * mask.
+  ASSIGN_OR_RETURN(const LoraBranchInput branch, DropoutLoraInput(x, lora, n, in));
+  const LoraShape ls{n, in, out, lora.rank};
   float* da = grads.Find(lora.name_a);
   float* db = grads.Find(lora.name_b);
+  if (da == nullptr && db == nullptr && branch.keep_mask != nullptr) {
+    // A frozen adapter under dropout passes the masked input gradient; LoraBackward masks it (into throwaway
+    // dA and dB).
+    ASSIGN_OR_RETURN(DeviceBuffer unused, DeviceBuffer::Create(backend_, lora.a.size() + lora.b.size()));
+    RETURN_IF_ERROR(backend_->Fill(unused.data(), 0.0f, unused.size()));
+    return backend_->LoraBackward(ls, branch.x_d, branch.keep_mask, lora.a.data(), lora.b.data(), xa, lora.scale,
+                                  dy, unused.data(), unused.data() + lora.a.size(), dx);
+  }
   if (da == nullptr && db == nullptr) {
     // A frozen adapter still passes its share of the input gradient: dx += scale * dy @ B @ A.
     MatmulShape s1;  // t (n, r) = dy (n, out) @ B (out, r)
@@ -56,12 +68,13 @@ absl::Status LlamaModel::LinearBackward(const float* x, const DeviceBuffer& w, c
   if (da == nullptr || db == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("gradients hold only one of ", lora.name_a, " and ", lora.name_b));
   }
-  const LoraShape ls{n, in, out, lora.rank};
-  return backend_->LoraBackward(ls, x, nullptr, lora.a.data(), lora.b.data(), xa, lora.scale, dy, da, db, dx);
+  return backend_->LoraBackward(ls, branch.x_d, branch.keep_mask, lora.a.data(), lora.b.data(), xa, lora.scale, dy,
+                                da, db, dx);
 }
 
 absl::StatusOr<float> LlamaModel::ForwardBackward(const std::vector<int32_t>& ids, const std::vector<int32_t>& labels,
-                                                  int64_t batch, int64_t seq, LlamaGradients* grads) {
+                                                  int64_t batch, int64_t seq, LlamaGradients* grads,
+                                                  int64_t loss_denominator) {
   if (grads == nullptr || grads->backend_ != backend_) {
     return absl::InvalidArgumentError("forward_backward: gradients must come from this model's NewGradients");
   }
@@ -88,8 +101,17 @@ absl::StatusOr<float> LlamaModel::ForwardBackward(const std::vector<int32_t>& id
   if (n_targets == 0) {
     return absl::InvalidArgumentError("forward_backward: every label is ignored (HF's loss would be NaN)");
   }
+  if (loss_denominator == 0) loss_denominator = n_targets;
+  if (loss_denominator < n_targets) {
+    return absl::InvalidArgumentError(absl::StrCat("forward_backward: loss denominator ", loss_denominator,
+                                                   " is below the batch's ", n_targets, " targets"));
+  }
   LlamaActivations& a = *acts_;
   RETURN_IF_ERROR(backend_->CopyToDevice(a.targets.data(), targets.data(), N * 4));
+  // This call's dropout masks come from the current step; the next call draws new ones.
+  dropout_pass_ = dropout_rng_;
+  ++dropout_rng_.step;
+  absl::Cleanup end_of_pass = [this] { dropout_pass_.reset(); };
   RETURN_IF_ERROR(RunForward());
   const auto* tgt = reinterpret_cast<const int32_t*>(a.targets.data());
   RETURN_IF_ERROR(backend_->CrossEntropyForward(a.logits.data(), tgt, a.losses.data(), a.lse.data(), N, V));
@@ -97,12 +119,12 @@ absl::StatusOr<float> LlamaModel::ForwardBackward(const std::vector<int32_t>& id
   RETURN_IF_ERROR(backend_->CopyToHost(losses.data(), a.losses.data(), N * 4));
   double sum = 0;
   for (float x : losses) sum += x;
-  // d(mean)/d(loss_i) = 1/n_targets; dlogits overwrite the logits (no second (N, V) buffer).
-  const float grad_scale = 1.0f / static_cast<float>(n_targets);
+  // d(sum / denominator)/d(loss_i) = 1/denominator; dlogits overwrite the logits (no second (N, V) buffer).
+  const float grad_scale = 1.0f / static_cast<float>(loss_denominator);
   RETURN_IF_ERROR(
       backend_->CrossEntropyBackward(a.logits.data(), tgt, a.lse.data(), grad_scale, a.logits.data(), N, V));
   RETURN_IF_ERROR(RunBackward(*grads));
-  return static_cast<float>(sum / static_cast<double>(n_targets));
+  return static_cast<float>(sum / static_cast<double>(loss_denominator));
 }
 
 absl::Status LlamaModel::RunBackward(LlamaGradients& grads) {

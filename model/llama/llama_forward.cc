@@ -2,6 +2,8 @@
 // attention -> o_proj -> residual -> RMSNorm -> SwiGLU MLP -> residual, then the final norm and lm_head, each
 // step one op of the backend, as HF's modeling_llama.py / modeling_qwen2.py compute it in fp32. Every
 // projection may carry a LoRA branch. The activations the backward needs are kept in LlamaActivations.
+#include <algorithm>
+#include <array>
 #include <memory>
 #include <utility>
 
@@ -9,6 +11,7 @@
 #include "common/status_macros.h"
 #include "kernels/rope_tables.h"
 #include "model/llama/llama_activations.h"
+#include "model/llama/llama_linear.h"
 #include "model/llama/llama_model.h"
 
 namespace ftd {
@@ -41,6 +44,8 @@ absl::StatusOr<std::unique_ptr<LlamaActivations>> PlanLlamaActivations(
   const AttentionShape as{batch, seq, c.num_attention_heads, c.num_key_value_heads, D};
   const int64_t saved = backend->AttentionSavedElements(as);
   a->layers.resize(static_cast<size_t>(c.num_hidden_layers));
+  const std::array<int64_t, kNumLlamaProjs> in_dims = {C, C, C, Dq, C, C, I};  // LlamaProj order
+  int64_t dropout_width = 0;  // Dmax
   for (size_t l = 0; l < a->layers.size(); ++l) {
     LlamaLayerActivations& la = a->layers[l];
     ASSIGN_OR_RETURN(la.x_in, Buffer(backend, N * C));
@@ -63,7 +68,12 @@ absl::StatusOr<std::unique_ptr<LlamaActivations>> PlanLlamaActivations(
       if (r > 0) {
         ASSIGN_OR_RETURN(la.xa[p], Buffer(backend, N * r));
       }
+      if (r > 0 && lora[l][p].dropout > 0.0f) dropout_width = std::max(dropout_width, in_dims[p]);
     }
+  }
+  if (dropout_width > 0) {
+    ASSIGN_OR_RETURN(a->keep_mask, Buffer(backend, N * dropout_width));
+    ASSIGN_OR_RETURN(a->x_drop, Buffer(backend, N * dropout_width));
   }
   ASSIGN_OR_RETURN(a->x_final, Buffer(backend, N * C));
   ASSIGN_OR_RETURN(a->rstd_f, Buffer(backend, N));
@@ -107,23 +117,12 @@ absl::Status LlamaModel::Prepare(const std::vector<int32_t>& ids, int64_t batch,
 absl::Status LlamaModel::LinearForward(const float* x, const DeviceBuffer& w, const DeviceBuffer& bias,
                                        const LlamaLoraModule& lora, float* xa, int64_t n, int64_t in, int64_t out,
                                        float* y) {
-  MatmulShape s;
-  s.m = n;
-  s.n = out;
-  s.k = in;
-  s.trans_b = Transpose::kYes;
-  RETURN_IF_ERROR(backend_->Matmul(s, 1.0f, x, w.data(), 0.0f, y));
-  if (bias.data() != nullptr) {
-    // y (n, out) += ones (n, 1) @ bias (1, out): the row broadcast as a rank-1 product.
-    MatmulShape b;
-    b.m = n;
-    b.n = out;
-    b.k = 1;
-    RETURN_IF_ERROR(backend_->Matmul(b, 1.0f, acts_->ones.data(), bias.data(), 1.0f, y));
+  const float* lora_x = x;
+  if (lora.rank > 0) {
+    ASSIGN_OR_RETURN(const LoraBranchInput branch, DropoutLoraInput(x, lora, n, in));
+    lora_x = branch.x_d;
   }
-  if (lora.rank == 0) return absl::OkStatus();
-  const LoraShape ls{n, in, out, lora.rank};
-  return backend_->LoraForward(ls, x, lora.a.data(), lora.b.data(), lora.scale, xa, y);
+  return LlamaLinearForward(backend_, x, w, bias, acts_->ones.data(), lora, lora_x, xa, n, in, out, y);
 }
 
 absl::Status LlamaModel::RunForward() {

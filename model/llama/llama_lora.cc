@@ -30,9 +30,10 @@ absl::StatusOr<DeviceBuffer> UploadLora(Backend* backend, const Tensor& t, int64
 
 absl::Status LlamaModel::AttachLora(const LoraAdapter& adapter) {
   const LoraConfig& lc = adapter.config;
-  if (lc.lora_dropout != 0.0) {
-    // Dropout needs a keep mask per step (and its RNG); the LoRA ops take one, the model does not make it yet.
-    return absl::UnimplementedError(absl::StrCat("LoRA dropout ", lc.lora_dropout, " is not supported yet"));
+  // nn.Dropout's range; checked in fp32 too, the precision the mask op takes p in (0.99999999 rounds to 1).
+  const auto dropout = static_cast<float>(lc.lora_dropout);
+  if (!(lc.lora_dropout >= 0.0 && lc.lora_dropout < 1.0 && dropout < 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat("LoRA dropout ", lc.lora_dropout, " outside [0, 1)"));
   }
   const LlamaConfig& c = config_;
   const int64_t C = c.hidden_size, I = c.intermediate_size, Dq = c.q_dim(), Dkv = c.kv_dim();
@@ -62,10 +63,12 @@ absl::Status LlamaModel::AttachLora(const LoraAdapter& adapter) {
     ASSIGN_OR_RETURN(m.b, UploadLora(backend_, pair.b, out, r, m.name_b));
     m.rank = r;
     m.scale = scale;
+    m.dropout = dropout;
+    m.index = key.layer * kNumLlamaProjs + p;
   }
   lora_ = std::move(lora);
   has_lora_ = true;
-  acts_.reset();  // The plan gains the xa buffers.
+  acts_.reset();  // The plan gains the xa buffers (and the dropout scratch).
   return absl::OkStatus();
 }
 

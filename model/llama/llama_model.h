@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,13 +54,24 @@ struct LlamaLayerWeights {
 enum class LlamaProj { kQ, kK, kV, kO, kGate, kUp, kDown };
 inline constexpr int kNumLlamaProjs = 7;
 
-// One adapted projection: y += scale * (x @ A^T) @ B^T. Empty (a.size() == 0) when not adapted.
+// One adapted projection: y += scale * (dropout(x) @ A^T) @ B^T. Empty (a.size() == 0) when not adapted.
 struct LlamaLoraModule {
   DeviceBuffer a;  // (r, in)
   DeviceBuffer b;  // (out, r)
   int64_t rank = 0;
   float scale = 0.0f;
+  float dropout = 0.0f;        // PEFT's lora_dropout p, applied in ForwardBackward only
+  int64_t index = 0;           // layer * kNumLlamaProjs + projection: selects this module's dropout stream
   std::string name_a, name_b;  // PEFT's saved key names, the names of their gradients
+};
+
+// Where LoRA dropout's masks come from. Each adapted projection draws its own mask in each ForwardBackward call
+// (q, k and v too, though they share an input), as a pure function of (seed, step, layer, projection): a Philox
+// stream of the backend's DropoutMask op, the same on every backend. So one seed replays a run bit for bit, and
+// a run resumed with the saved {seed, step} continues with the masks it would have drawn.
+struct LoraDropoutRng {
+  uint64_t seed = 0;
+  uint64_t step = 0;  // ForwardBackward calls made so far: each uses this step's masks, then advances it
 };
 
 // Parameter gradients on the model's backend, fp32, each shaped as its parameter, under the trainable names:
@@ -91,6 +103,39 @@ enum class TrainMode {
 
 struct LlamaActivations;  // llama_activations.h: the forward's saved buffers and the backward's scratch.
 
+// ---- KV-cache decoding (llama_decode.cc): LlamaKvCache here, NewKvCache and Decode in LlamaModel ----
+class LlamaModel;
+struct LlamaDecodeScratch;  // llama_decode.cc: Decode's per-call buffers.
+
+// The keys and values of one sequence (batch 1), every layer, on the model's backend, for incremental decoding:
+// LlamaModel::NewKvCache makes it, LlamaModel::Decode appends to it. It also owns Decode's scratch buffers, so
+// decoding never touches the training activations of Forward/ForwardBackward. Move-only; use it only with the
+// model that made it, while that model lives; not thread-safe.
+class LlamaKvCache {
+ public:
+  LlamaKvCache(LlamaKvCache&& other) noexcept;
+  LlamaKvCache& operator=(LlamaKvCache&& other) noexcept;
+  ~LlamaKvCache();
+
+  int64_t length() const { return length_; }    // Tokens held: the next token's position.
+  int64_t max_len() const { return max_len_; }  // Capacity in tokens.
+  // Forgets the tokens held (a new sequence), keeping the buffers. Needed after AttachLora too: the keys and
+  // values held were computed without the new adapter.
+  void Clear() { length_ = 0; }
+
+ private:
+  friend class LlamaModel;
+  LlamaKvCache();
+
+  const LlamaModel* model_ = nullptr;
+  int64_t max_len_ = 0;
+  int64_t length_ = 0;
+  std::vector<DeviceBuffer> k_, v_;  // per layer (max_len, Hkv, D); rows [0, length) filled
+  DeviceBuffer cos_, sin_;           // (max_len, D/2) RoPE tables
+  std::unique_ptr<LlamaDecodeScratch> scratch_;
+};
+// ---- end of KV-cache decoding ----
+
 // Load, then optionally AttachLora; Forward and ForwardBackward are not thread-safe: they reuse activation
 // buffers planned once per (batch, seq) and kept until the shape changes.
 class LlamaModel {
@@ -110,25 +155,47 @@ class LlamaModel {
 
   // ids (batch, seq) host, row-major -> logits (batch, seq, vocab) host. Positions are 0..seq-1 per row; no
   // padding, one sequence per row.
-  // The attached LoRA adapter, if any, is applied.
+  // The attached LoRA adapter, if any, is applied, without dropout (this is evaluation).
   absl::StatusOr<std::vector<float>> Forward(const std::vector<int32_t>& ids, int64_t batch, int64_t seq);
 
   // Adds `adapter` to the projections it targets (replacing any attached before): their forward becomes
   // W x (+ b) + scale * B (A x), PEFT's LoRA with scale = lora_alpha / r (or / sqrt(r) with rsLoRA).
-  // UNIMPLEMENTED for dropout > 0; INVALID_ARGUMENT for a layer, module or shape the model lacks.
+  // Its lora_dropout p applies in ForwardBackward only (nn.Dropout in training mode: the branch reads x * mask, the
+  // mask 0 with probability p, else 1/(1-p); see LoraDropoutRng). INVALID_ARGUMENT for p outside [0, 1), or a
+  // layer, module or shape the model lacks.
   absl::Status AttachLora(const LoraAdapter& adapter);
   bool has_lora() const { return has_lora_; }
+
+  // LoRA dropout's generator: set the seed before training, or a saved state to resume; {0, 0} until set.
+  void SetLoraDropoutRng(const LoraDropoutRng& rng) { dropout_rng_ = rng; }
+  const LoraDropoutRng& lora_dropout_rng() const { return dropout_rng_; }
 
   // Zeroed gradients for `mode` (kLora: FAILED_PRECONDITION without an attached adapter).
   absl::StatusOr<LlamaGradients> NewGradients(TrainMode mode) const;
 
   // One training step's forward and backward on ids and labels (batch, seq) host, row-major, as HF's
   // *ForCausalLM(input_ids, labels=labels): the labels are shifted inside (position t predicts labels[t+1]),
-  // kIgnoreIndex labels add nothing, and the loss is the mean over the remaining targets. Returns that loss and
-  // adds its gradients into `grads` (for the tensors it holds). INVALID_ARGUMENT for mismatched sizes, labels
-  // outside the vocabulary, or no target at all.
+  // kIgnoreIndex labels add nothing, and the loss is the summed token loss over `loss_denominator` (0: this
+  // batch's target count, i.e. the mean). Returns that loss and adds its gradients into `grads` (for the tensors
+  // it holds). Gradient accumulation passes the whole step's target count as the denominator, so that the
+  // micro-batches add up to the gradient of the step's mean token loss (transformers' num_items_in_batch).
+  // INVALID_ARGUMENT for mismatched sizes, labels outside the vocabulary, no target at all, or a denominator
+  // below the target count. LoRA dropout, if the adapter has any, applies here (and advances
+  // lora_dropout_rng().step).
   absl::StatusOr<float> ForwardBackward(const std::vector<int32_t>& ids, const std::vector<int32_t>& labels,
-                                        int64_t batch, int64_t seq, LlamaGradients* grads);
+                                        int64_t batch, int64_t seq, LlamaGradients* grads,
+                                        int64_t loss_denominator = 0);
+
+  // ---- KV-cache decoding (llama_decode.cc) ----
+  // An empty KV cache for up to max_len tokens. INVALID_ARGUMENT unless 1 <= max_len <= max_position_embeddings.
+  absl::StatusOr<LlamaKvCache> NewKvCache(int64_t max_len) const;
+  // Runs ids (host: a prompt's prefill, or one sampled token) at positions cache->length() onwards through every
+  // layer as Forward does (the attached LoRA adapter applied), appends their keys and values to the cache and
+  // returns the logits (vocab) of the last of them. INVALID_ARGUMENT for no ids or an id outside the vocabulary;
+  // OUT_OF_RANGE when they do not fit in the cache; FAILED_PRECONDITION for a cache of another model. On error
+  // the cache's length is unchanged.
+  absl::StatusOr<std::vector<float>> Decode(LlamaKvCache* cache, const std::vector<int32_t>& ids);
+  // ---- end of KV-cache decoding ----
 
  private:
   // Out of line, like the destructor: acts_'s type is complete only in the .cc files.
@@ -149,6 +216,17 @@ class LlamaModel {
   absl::Status LinearBackward(const float* x, const DeviceBuffer& w, const LlamaLoraModule& lora, const float* xa,
                               const float* dy, int64_t n, int64_t in, int64_t out, float* dx, GradMode dx_mode,
                               float* dw, float* dbias, const LlamaGradients& grads);
+  // What a LoRA branch reads: x_d = x * keep_mask under dropout, else x_d = x and keep_mask null.
+  struct LoraBranchInput {
+    const float* x_d = nullptr;        // (n, in)
+    const float* keep_mask = nullptr;  // (n, in) or null
+  };
+  // LoRA dropout (llama_dropout.cc). During ForwardBackward, for a module with dropout > 0: draws its keep mask
+  // for the step in progress into acts_->keep_mask and x * mask into acts_->x_drop (both overwritten by the next
+  // call). The same module in the same step always gets the same mask, so the backward redraws it instead of
+  // saving it. Otherwise (Forward, p = 0, no adapter) x itself.
+  absl::StatusOr<LoraBranchInput> DropoutLoraInput(const float* x, const LlamaLoraModule& lora, int64_t n,
+                                                   int64_t in);
 
   Backend* backend_;
   LlamaConfig config_;
@@ -159,6 +237,10 @@ class LlamaModel {
   std::vector<float> inv_freq_;  // (D/2) host
   bool has_lora_ = false;
   std::vector<std::array<LlamaLoraModule, kNumLlamaProjs>> lora_;  // per layer, indexed by LlamaProj
+  LoraDropoutRng dropout_rng_;
+  // The dropout generator state of the ForwardBackward in progress (its forward and backward draw from it);
+  // empty outside one, so Forward never drops.
+  std::optional<LoraDropoutRng> dropout_pass_;
   std::unique_ptr<LlamaActivations> acts_;
 };
 

@@ -188,6 +188,40 @@ class AttentionCase : public OpCase {
   float* out_ = nullptr;
 };
 
+// ---- attention over a KV cache (forward only) ----
+class AttentionDecodeCase : public OpCase {
+ public:
+  explicit AttentionDecodeCase(AttentionDecodeShape s) : s_(s) {
+    op = "attention_decode";
+    params = absl::StrCat("B=", s.batch, ",Tq=", s.q_len, ",kv_len=", s.kv_len, ",cap=", s.kv_capacity,
+                          ",Hq=", s.q_heads, ",Hkv=", s.kv_heads, ",D=", s.head_dim);
+    const int64_t nkv = s.batch * s.kv_capacity * s.kv_heads * s.head_dim;
+    inputs = {Data("q", s.batch * s.q_len * s.q_heads * s.head_dim, -2.0, 2.0), Data("k", nkv, -2.0, 2.0),
+              Data("v", nkv)};
+    output_sizes = {inputs[0].size};
+    has_backward = false;
+  }
+  // Cache rows past kv_len are unfilled: NaN there fails the case if the op reads them.
+  void Prepare(std::vector<Vec>& in, std::mt19937_64&) override {
+    const int64_t row = s_.kv_heads * s_.head_dim;
+    for (int64_t b = 0; b < s_.batch; ++b) {
+      for (int64_t i = (b * s_.kv_capacity + s_.kv_len) * row; i < (b + 1) * s_.kv_capacity * row; ++i) {
+        in[1][i] = NAN;
+        in[2][i] = NAN;
+      }
+    }
+  }
+  std::vector<Vec> Reference(const std::vector<Vec>& in) const override {
+    return {RefAttentionDecode(s_, in[0], in[1], in[2])};
+  }
+  absl::Status Forward(Backend& be, Arena&, In in, const std::vector<float*>& out) override {
+    return be.AttentionDecodeForward(s_, in[0], in[1], in[2], out[0]);
+  }
+
+ private:
+  AttentionDecodeShape s_;
+};
+
 // ---- SwiGLU ----
 class SwiGluCase : public OpCase {
  public:
@@ -288,6 +322,28 @@ class LoraCase : public OpCase {
   double dropout_;
   float* x_d_ = nullptr;
   float* xa_ = nullptr;
+};
+
+// ---- dropout mask (forward only: it has no input to differentiate) ----
+class DropoutMaskCase : public OpCase {
+ public:
+  DropoutMaskCase(uint64_t seed, uint64_t stream, float p, int64_t n) : seed_(seed), stream_(stream), p_(p), n_(n) {
+    op = "dropout_mask";
+    params = absl::StrCat("n=", n, ",p=", p, ",seed=0x", absl::Hex(seed), ",stream=0x", absl::Hex(stream));
+    output_sizes = {n};
+    has_backward = false;
+  }
+  std::vector<Vec> Reference(const std::vector<Vec>&) const override {
+    return {RefDropoutMask(seed_, stream_, p_, n_)};
+  }
+  absl::Status Forward(Backend& be, Arena&, In, const std::vector<float*>& out) override {
+    return be.DropoutMask(seed_, stream_, p_, out[0], n_);
+  }
+
+ private:
+  uint64_t seed_, stream_;
+  float p_;
+  int64_t n_;
 };
 
 // ---- AdamW step (forward only: it is the update) ----
@@ -424,6 +480,15 @@ std::vector<std::unique_ptr<OpCase>> AllOpCases() {
                                               Segments({{0, 4}, {1, 6}, {2, 3}, {5, 13}})));
   c.push_back(std::make_unique<AttentionCase>(AttentionShape{1, 64, 2, 1, 16}, Segments({{0, 40}, {1, 24}})));
 
+  // Decoding: one token after a prefix (GQA), a prefill from an empty cache (= causal attention), a chunk after
+  // a prefix, the smallest, and two large enough for the parallel path.
+  c.push_back(std::make_unique<AttentionDecodeCase>(AttentionDecodeShape{1, 1, 9, 12, 4, 2, 8}));
+  c.push_back(std::make_unique<AttentionDecodeCase>(AttentionDecodeShape{2, 5, 5, 7, 4, 4, 6}));
+  c.push_back(std::make_unique<AttentionDecodeCase>(AttentionDecodeShape{2, 3, 11, 16, 8, 2, 4}));
+  c.push_back(std::make_unique<AttentionDecodeCase>(AttentionDecodeShape{1, 1, 1, 1, 2, 1, 4}));
+  c.push_back(std::make_unique<AttentionDecodeCase>(AttentionDecodeShape{1, 1, 300, 320, 8, 4, 32}));
+  c.push_back(std::make_unique<AttentionDecodeCase>(AttentionDecodeShape{1, 40, 64, 64, 4, 2, 16}));
+
   c.push_back(std::make_unique<SwiGluCase>(1));
   c.push_back(std::make_unique<SwiGluCase>(37));
   c.push_back(std::make_unique<SwiGluCase>(1000));
@@ -438,6 +503,12 @@ std::vector<std::unique_ptr<OpCase>> AllOpCases() {
   c.push_back(std::make_unique<LoraCase>(LoraShape{7, 9, 5, 3}, 2.0f, 0.0));
   c.push_back(std::make_unique<LoraCase>(LoraShape{1, 1, 1, 1}, 0.5f, 0.0));
   c.push_back(std::make_unique<LoraCase>(LoraShape{6, 17, 11, 4}, 4.0f, 0.25));
+
+  // Sizes not a multiple of Philox's 4 words, p = 0 (all kept), and seeds/streams using their high words.
+  c.push_back(std::make_unique<DropoutMaskCase>(0, 0, 0.5f, 1));
+  c.push_back(std::make_unique<DropoutMaskCase>(42, 3, 0.1f, 1001));
+  c.push_back(std::make_unique<DropoutMaskCase>(0x1'00000005ULL, 0xf'00000003ULL, 0.9f, 37));
+  c.push_back(std::make_unique<DropoutMaskCase>(7, 1ULL << 40, 0.0f, 10));
 
   c.push_back(std::make_unique<AdamWCase>(1, AdamWConfig{0.05f, 0.9f, 0.999f, 1e-8f, 0.0f, 1}));
   c.push_back(std::make_unique<AdamWCase>(1001, AdamWConfig{0.02f, 0.9f, 0.95f, 1e-6f, 0.1f, 3}));

@@ -99,6 +99,12 @@ TEST(BackendArgumentsTest, BadShapesAreInvalidArgumentNamingOpAndShape) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("attention: q_heads Hq=3"), std::string::npos) << s;
 
+  s = be.AttentionDecodeForward(AttentionDecodeShape{1, 2, 5, 4, 2, 2, 4}, buf, buf, buf, buf);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("attention_decode: need Tq <= kv_len <= kv_capacity (Tq=2, kv_len=5, kv_capacity=4)"),
+            std::string::npos)
+      << s;
+
   s = be.RopeForward(RopeShape{1, 2, 1, 3, 2}, buf, buf, buf, nullptr, buf);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("rope: head_dim D=3"), std::string::npos) << s;

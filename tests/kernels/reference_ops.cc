@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/philox.h"
+
 namespace ftd::testing {
 
 Vec RefMatmul(const MatmulShape& s, double alpha, const Vec& a, const Vec& b, double beta, const Vec& c0) {
@@ -64,35 +66,62 @@ Vec RefRope(const RopeShape& s, const Vec& x, const Vec& cos, const Vec& sin, co
   return y;
 }
 
+namespace {
+
+// One query's attention: out (D) += sum_u softmax_u(scale * q . k_u) v_u over the keys u in [0, n) that keep(u)
+// accepts. Key and value rows u start at k + u * ld and v + u * ld.
+template <typename Keep>
+void RefAttendRow(const double* q, const double* k, const double* v, int64_t ld, int64_t n, int64_t D, Keep keep,
+                  double* out) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  std::vector<double> score(static_cast<size_t>(n), -INFINITY);
+  double mx = -INFINITY;
+  for (int64_t u = 0; u < n; ++u) {
+    if (!keep(u)) continue;
+    double dot = 0.0;
+    for (int64_t d = 0; d < D; ++d) dot += q[d] * k[u * ld + d];
+    score[u] = dot * scale;
+    mx = std::max(mx, score[u]);
+  }
+  double sum = 0.0;
+  for (int64_t u = 0; u < n; ++u) sum += std::isinf(score[u]) ? 0.0 : std::exp(score[u] - mx);
+  for (int64_t u = 0; u < n; ++u) {
+    if (std::isinf(score[u])) continue;
+    const double p = std::exp(score[u] - mx) / sum;
+    for (int64_t d = 0; d < D; ++d) out[d] += p * v[u * ld + d];
+  }
+}
+
+}  // namespace
+
 Vec RefAttention(const AttentionShape& s, const Vec& q, const Vec& k, const Vec& v,
                  const std::vector<int32_t>& segment_ids) {
   const int64_t T = s.seq, D = s.head_dim, Hq = s.q_heads, Hkv = s.kv_heads;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  Vec out(q.size(), 0.0);
+  for (int64_t b = 0; b < s.batch; ++b) {
+    const int32_t* seg = segment_ids.empty() ? nullptr : segment_ids.data() + b * T;
+    for (int64_t h = 0; h < Hq; ++h) {
+      const int64_t kv = (b * T * Hkv + h / (Hq / Hkv)) * D;  // Row 0 of this head's keys and values.
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t row = ((b * T + t) * Hq + h) * D;
+        RefAttendRow(&q[row], &k[kv], &v[kv], Hkv * D, t + 1, D,
+                     [&](int64_t u) { return seg == nullptr || seg[u] == seg[t]; }, &out[row]);
+      }
+    }
+  }
+  return out;
+}
+
+Vec RefAttentionDecode(const AttentionDecodeShape& s, const Vec& q, const Vec& k, const Vec& v) {
+  const int64_t Tq = s.q_len, D = s.head_dim, Hq = s.q_heads, Hkv = s.kv_heads;
   Vec out(q.size(), 0.0);
   for (int64_t b = 0; b < s.batch; ++b) {
     for (int64_t h = 0; h < Hq; ++h) {
-      const int64_t hk = h / (Hq / Hkv);
-      for (int64_t t = 0; t < T; ++t) {
-        std::vector<double> score(T, -INFINITY);
-        double mx = -INFINITY;
-        for (int64_t u = 0; u <= t; ++u) {
-          if (!segment_ids.empty() && segment_ids[b * T + u] != segment_ids[b * T + t]) continue;
-          double dot = 0.0;
-          for (int64_t d = 0; d < D; ++d) {
-            dot += q[((b * T + t) * Hq + h) * D + d] * k[((b * T + u) * Hkv + hk) * D + d];
-          }
-          score[u] = dot * scale;
-          mx = std::max(mx, score[u]);
-        }
-        double sum = 0.0;
-        for (int64_t u = 0; u <= t; ++u) sum += std::isinf(score[u]) ? 0.0 : std::exp(score[u] - mx);
-        for (int64_t u = 0; u <= t; ++u) {
-          if (std::isinf(score[u])) continue;
-          const double p = std::exp(score[u] - mx) / sum;
-          for (int64_t d = 0; d < D; ++d) {
-            out[((b * T + t) * Hq + h) * D + d] += p * v[((b * T + u) * Hkv + hk) * D + d];
-          }
-        }
+      const int64_t kv = (b * s.kv_capacity * Hkv + h / (Hq / Hkv)) * D;  // Cache row 0 of this head.
+      for (int64_t i = 0; i < Tq; ++i) {
+        const int64_t row = ((b * Tq + i) * Hq + h) * D;
+        const int64_t pos = s.kv_len - Tq + i;  // Sees cache rows 0..pos.
+        RefAttendRow(&q[row], &k[kv], &v[kv], Hkv * D, pos + 1, D, [](int64_t) { return true; }, &out[row]);
       }
     }
   }
@@ -116,6 +145,20 @@ Vec RefCrossEntropy(const Vec& logits, const std::vector<int32_t>& targets, int6
     loss[r] = mx + std::log(sum) - logits[r * vocab + targets[r]];
   }
   return loss;
+}
+
+Vec RefDropoutMask(uint64_t seed, uint64_t stream, float p, int64_t n) {
+  const PhiloxKey key = {static_cast<uint32_t>(seed & 0xffffffffu), static_cast<uint32_t>(seed >> 32)};
+  const double threshold = std::nearbyint(static_cast<double>(p) * 4294967296.0);
+  Vec mask(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t block = static_cast<uint64_t>(i) / 4;
+    const PhiloxCounter counter = {static_cast<uint32_t>(block & 0xffffffffu), static_cast<uint32_t>(block >> 32),
+                                   static_cast<uint32_t>(stream & 0xffffffffu), static_cast<uint32_t>(stream >> 32)};
+    const uint32_t word = Philox4x32(counter, key)[static_cast<size_t>(i % 4)];
+    mask[static_cast<size_t>(i)] = static_cast<double>(word) < threshold ? 0.0 : static_cast<double>(1.0f / (1.0f - p));
+  }
+  return mask;
 }
 
 Vec RefLora(const LoraShape& s, const Vec& x_d, const Vec& a, const Vec& b, double scale, const Vec& y0) {

@@ -19,10 +19,15 @@ Vec RefRope(const RopeShape& s, const Vec& x, const Vec& cos, const Vec& sin,
             const std::vector<int32_t>& positions);                                      // (B, T, H, D)
 Vec RefAttention(const AttentionShape& s, const Vec& q, const Vec& k, const Vec& v,
                  const std::vector<int32_t>& segment_ids);                                 // (B, T, Hq, D)
+// q (B, Tq, Hq, D) at positions kv_len - Tq.., k and v (B, kv_capacity, Hkv, D) -> (B, Tq, Hq, D).
+Vec RefAttentionDecode(const AttentionDecodeShape& s, const Vec& q, const Vec& k, const Vec& v);
 Vec RefSwiGlu(const Vec& gate, const Vec& up);                                             // (n)
 Vec RefCrossEntropy(const Vec& logits, const std::vector<int32_t>& targets, int64_t vocab);  // (rows)
 // y0 + scale * (x_d @ A^T) @ B^T
 Vec RefLora(const LoraShape& s, const Vec& x_d, const Vec& a, const Vec& b, double scale, const Vec& y0);
+// nn.Dropout's keep mask (n) as kernels.h specifies it: element i reads word i % 4 of Philox block i / 4 of
+// `stream` under `seed` (kernels/philox.h, pinned by Random123's known answers) and is dropped below p * 2^32.
+Vec RefDropoutMask(uint64_t seed, uint64_t stream, float p, int64_t n);
 // One torch.optim.AdamW step: updates p, m, v.
 void RefAdamW(const AdamWConfig& c, Vec& p, const Vec& g, Vec& m, Vec& v);
 

@@ -73,7 +73,8 @@ TEST(LlamaForwardTest, RejectsAMismatchedBatch) {
 }
 
 // The real pretrained stories260K, imported from llama2.c: greedy decoding from BOS + "Once upon a time" gives
-// llama2.c's own continuation (../shared/data/README.md). A full forward per token (no KV cache yet).
+// llama2.c's own continuation (../shared/data/README.md). A full forward per token (generate_command_test checks
+// the same over the KV cache).
 TEST(LlamaForwardTest, Stories260KGreedyContinuationMatchesLlama2c) {
   const std::string stories = std::string(FTD_SOURCE_DIR) + "/../shared/data/models/stories260K";
   if (!std::ifstream(stories + "/stories260K.bin")) GTEST_SKIP() << stories << " is absent (shared data)";
