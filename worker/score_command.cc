@@ -2,7 +2,6 @@
 // (eval/loglikelihood) each request line.
 #include "worker/score_command.h"
 
-#include <memory>
 #include <ostream>
 
 #include "absl/strings/str_cat.h"
@@ -10,8 +9,8 @@
 #include "eval/loglikelihood.h"
 #include "eval/loglikelihood_request.h"
 #include "model/file_io.h"
-#include "model/peft_adapter.h"
 #include "nlohmann/json.hpp"
+#include "worker/inference_model.h"
 
 namespace ftd {
 namespace {
@@ -49,21 +48,16 @@ absl::StatusOr<json> ScoreLine(absl::string_view line, LlamaModel& model, const 
 }  // namespace
 
 absl::Status RunScore(const ScoreOptions& options, std::ostream& out) {
-  ASSIGN_OR_RETURN(HfModel hf, LoadHfModel(options.model_dir));
-  ASSIGN_OR_RETURN(Backend * backend, GetBackend("cpu"));
-  ASSIGN_OR_RETURN(std::unique_ptr<LlamaModel> model, LlamaModel::Load(hf, backend));
-  if (!options.adapter_dir.empty()) {
-    ASSIGN_OR_RETURN(LoraAdapter adapter, ReadLoraAdapter(options.adapter_dir));
-    RETURN_IF_ERROR(Annotate(model->AttachLora(adapter), options.adapter_dir));
-  }
-  ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromDir(options.model_dir));
-  const int64_t max_length = options.max_length > 0 ? options.max_length : hf.config.max_position_embeddings;
+  ASSIGN_OR_RETURN(InferenceModel loaded, LoadInferenceModel(options.model_dir, options.adapter_dir));
+  LlamaModel& model = *loaded.model;
+  const Tokenizer& tokenizer = *loaded.tokenizer;
+  const int64_t max_length = options.max_length > 0 ? options.max_length : model.config().max_position_embeddings;
   ASSIGN_OR_RETURN(std::string contents, ReadFileToString(options.requests_path));
 
   absl::Status first_error;
   int64_t failed = 0;
   for (const NumberedLine& line : NonBlankLines(contents)) {
-    absl::StatusOr<json> result = ScoreLine(line.text, *model, *tokenizer, max_length);
+    absl::StatusOr<json> result = ScoreLine(line.text, model, tokenizer, max_length);
     if (result.ok()) {
       out << result->dump() << "\n";
       continue;

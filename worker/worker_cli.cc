@@ -1,6 +1,6 @@
-// ftd-worker subcommands. Built today: `devices` (the GPU inventory a worker reports when it registers) and
-// `score` (lm-eval loglikelihood requests). `serve`, `train`, `generate` and `eval` arrive with the training
-// and coordinator issues.
+// ftd-worker subcommands: `devices` (the GPU inventory a worker reports when it registers), `train` (one process
+// fine-tunes from a job-spec YAML), `generate` (text from a prompt, KV cache) and `score` (lm-eval loglikelihood
+// requests). `serve` and `eval` arrive with the coordinator and benchmark issues.
 #include "worker/worker_cli.h"
 
 #include <cstdio>
@@ -10,7 +10,9 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
 #include "kernels/device_query.h"
+#include "worker/generate_command.h"
 #include "worker/score_command.h"
+#include "worker/train_command.h"
 #include "nlohmann/json.hpp"
 
 namespace ftd {
@@ -81,6 +83,30 @@ int RunWorkerCli(int argc, char** argv) {
   score->add_option("--adapter", score_options.adapter_dir, "PEFT LoRA adapter directory to apply");
   score->add_option("--max-length", score_options.max_length, "Model window in tokens (default: the config's)");
 
+  GenerateOptions generate_options;
+  bool generate_json = false;
+  CLI::App* generate = app.add_subcommand("generate", "Generate text from a prompt with a model (KV cache)");
+  generate->add_option("--model", generate_options.model_dir, "Hugging Face model directory")->required();
+  generate->add_option("--adapter", generate_options.adapter_dir, "PEFT LoRA adapter directory to apply");
+  generate->add_option("--prompt", generate_options.prompt, "Prompt text (BOS added as the tokenizer does)")
+      ->required();
+  generate->add_option("--max-new-tokens", generate_options.max_new_tokens, "Tokens to generate at most (64)");
+  generate->add_option("--temperature", generate_options.sampling.temperature,
+                       "0 (default): greedy; > 0: sample from softmax(logits / T)");
+  generate->add_option("--top-p", generate_options.sampling.top_p,
+                       "Sample from the smallest set of top tokens whose probability reaches P (default 1)");
+  generate->add_option("--seed", generate_options.seed, "Sampling seed (default 0)");
+  generate->add_flag("--json", generate_json,
+                     "Print {\"prompt_tokens\", \"generated_ids\", \"text\", \"stop_reason\"} instead of the text");
+
+  TrainCommandOptions train_options;
+  CLI::App* train = app.add_subcommand("train", "Fine-tune a model in this process from a job-spec YAML");
+  train->add_option("config", train_options.config_path, "Job-spec YAML (the keys of ftctl submit)")->required();
+  train->add_option("--output", train_options.output_dir, "Directory for the PEFT adapter (lora) or model (full)")
+      ->required();
+  train->add_option("--log", train_options.log_path, "Step log, JSON lines (default OUTPUT/train_log.jsonl)");
+  train->add_flag("--json", train_options.json, "Print each step as a JSON line instead of text");
+
   CLI11_PARSE(app, argc, argv);
   if (*devices) return RunDevices(json, probe);
   if (*score) {
@@ -90,6 +116,17 @@ int RunWorkerCli(int argc, char** argv) {
       return 1;
     }
     return 0;
+  }
+  if (*train) {
+    const absl::Status status = RunTrainCommand(train_options, std::cout);
+    if (!status.ok()) std::cerr << "ftd-worker train: " << status.message() << "\n";
+    return status.ok() ? 0 : 1;
+  }
+  if (*generate) {
+    generate_options.output = generate_json ? GenerateOutput::kJson : GenerateOutput::kText;
+    const absl::Status status = RunGenerate(generate_options, std::cout);
+    if (!status.ok()) std::cerr << "ftd-worker generate: " << status.message() << "\n";
+    return status.ok() ? 0 : 1;
   }
   return 2;
 }
