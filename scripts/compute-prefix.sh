@@ -10,9 +10,9 @@ DEBS=.deps/debs
 # Runtime libraries are listed beside their -dev packages: the -dev ones hold only headers and .so links.
 PACKAGES=(
   libabsl-dev libabsl20220623
-  libcli11-dev nlohmann-json3-dev
+  libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libyaml-cpp0.7
   libpcre2-dev libpcre2-8-0 libutf8proc-dev libutf8proc2
-  libopenblas-pthread-dev libopenblas0-pthread libopenblas-dev libgfortran5
+  libopenblas-openmp-dev libopenblas0-openmp libopenblas-dev libgfortran5
   libgtest-dev
 )
 

@@ -8,7 +8,7 @@ PACKAGES=(
   # toolchain
   build-essential cmake ninja-build pkg-config git
   # compute parts (these also travel to bare GPU machines, see scripts/compute-prefix.sh)
-  libabsl-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libopenblas-dev
+  libabsl-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libopenblas-dev libopenblas-openmp-dev
   libpcre2-dev libutf8proc-dev
   # service parts: gRPC API, state store, CPU collectives, HTTP endpoints
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
