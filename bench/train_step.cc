@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <iostream>
@@ -69,7 +70,23 @@ struct Options {
   int threads = 2;
   int warmup = 3;
   int steps = 10;
+  bool profile = false;  // Per-op wall time of the timed steps to stderr.
 };
+
+// The op profile as a table, heaviest first: calls and milliseconds per step, share of the step.
+void PrintProfile(const OpProfile& profile, int steps, double step_seconds) {
+  std::vector<std::pair<std::string, OpProfile::Entry>> rows(profile.ops.begin(), profile.ops.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.second.seconds > y.second.seconds; });
+  double total = 0;
+  for (const auto& row : rows) total += row.second.seconds;
+  std::fprintf(stderr, "%-44s %8s %10s %7s\n", "op (per step)", "calls", "ms", "step%");
+  for (const auto& [name, e] : rows) {
+    std::fprintf(stderr, "%-44s %8.1f %10.2f %6.1f%%\n", name.c_str(), static_cast<double>(e.calls) / steps,
+                 1e3 * e.seconds / steps, 100.0 * e.seconds / steps / step_seconds);
+  }
+  std::fprintf(stderr, "%-44s %8s %10.2f %6.1f%%\n", "all ops", "", 1e3 * total / steps,
+               100.0 * total / steps / step_seconds);
+}
 
 absl::StatusOr<nlohmann::json> Run(const Options& options) {
   const bool lora = options.mode == "lora";
@@ -118,7 +135,9 @@ absl::StatusOr<nlohmann::json> Run(const Options& options) {
 
   std::vector<double> seconds;
   std::vector<double> losses;
+  OpProfile profile;
   for (int step = 0; step < options.warmup + options.steps; ++step) {
+    if (options.profile && step == options.warmup) backend->set_op_profile(&profile);
     const auto start = std::chrono::steady_clock::now();
     ASSIGN_OR_RETURN(float loss, model->ForwardBackward(ids, ids, kBatch, kSeq, &grads));
     RETURN_IF_ERROR(optimizer.Step(*model, grads, 1e-4).status());
@@ -131,10 +150,12 @@ absl::StatusOr<nlohmann::json> Run(const Options& options) {
     std::cerr << "step " << step << (step < options.warmup ? " (warm-up)" : "") << ": loss " << loss << ", "
               << s << " s\n";
   }
+  backend->set_op_profile(nullptr);
   std::vector<double> sorted = seconds;
   std::sort(sorted.begin(), sorted.end());
   const size_t n = sorted.size();
   const double median = n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+  if (options.profile) PrintProfile(profile, options.steps, median);
   const int64_t tokens = kBatch * kSeq;
   const int64_t flops = FlopsPerToken(config, lora, lora_params);
   struct rusage usage{};
@@ -167,6 +188,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", options.threads, "compute threads (OpenMP and OpenBLAS)")->check(CLI::Range(1, 256));
   app.add_option("--warmup", options.warmup, "untimed steps")->check(CLI::Range(0, 1000));
   app.add_option("--steps", options.steps, "timed steps")->check(CLI::Range(1, 1000));
+  app.add_flag("--profile", options.profile, "print each op's wall time per timed step to stderr");
   CLI11_PARSE(app, argc, argv);
   // Before the first parallel region and BLAS call.
   openblas_set_num_threads(options.threads);

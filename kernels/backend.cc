@@ -1,7 +1,10 @@
 // Backend's public op methods: the argument checks every backend shares (so a CUDA backend reports a bad
 // shape exactly as the CPU one does), and the default Do* methods that report an op as not supported.
+#include <chrono>
 #include <cmath>
 #include <initializer_list>
+#include <string>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +12,20 @@
 #include "kernels/kernels.h"
 
 namespace ftd {
+
+template <typename Op, typename Detail>
+absl::Status Backend::Profiled(absl::string_view op, Op&& run, Detail&& detail) {
+  if (op_profile_ == nullptr) return run();
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status status = run();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string key(op);
+  if constexpr (!std::is_same_v<std::decay_t<Detail>, std::nullptr_t>) absl::StrAppend(&key, " ", detail());
+  OpProfile::Entry& entry = op_profile_->ops[key];
+  ++entry.calls;
+  entry.seconds += seconds;
+  return status;
+}
 namespace {
 
 using Dims = std::initializer_list<std::pair<const char*, int64_t>>;
@@ -99,7 +116,9 @@ absl::Status Backend::Matmul(const MatmulShape& s, float alpha, const float* a, 
                              float* c) {
   RETURN_IF_ERROR(CheckMatmul("matmul", s));
   RETURN_IF_ERROR(CheckPtrs("matmul", {{"a", a}, {"b", b}, {"c", c}}));
-  return DoMatmul(s, alpha, a, b, beta, c);
+  return Profiled("matmul", [&] {
+    return DoMatmul(s, alpha, a, b, beta, c);
+  }, [&] { return absl::StrCat(s.m, "x", s.n, "x", s.k); });
 }
 
 absl::Status Backend::MatmulBackward(const MatmulShape& s, float alpha, const float* a, const float* b,
@@ -107,21 +126,23 @@ absl::Status Backend::MatmulBackward(const MatmulShape& s, float alpha, const fl
   RETURN_IF_ERROR(CheckMatmul("matmul_backward", s));
   RETURN_IF_ERROR(CheckPtrs("matmul_backward", {{"a", a}, {"b", b}, {"dc", dc}}));
   if (da == nullptr && db == nullptr) return absl::OkStatus();
-  return DoMatmulBackward(s, alpha, a, b, dc, da, db, mode);
+  return Profiled("matmul_backward", [&] {
+    return DoMatmulBackward(s, alpha, a, b, dc, da, db, mode);
+  }, [&] { return absl::StrCat(s.m, "x", s.n, "x", s.k); });
 }
 
 absl::Status Backend::EmbeddingForward(const int32_t* ids, const float* table, float* out, int64_t n,
                                        int64_t vocab, int64_t dim) {
   RETURN_IF_ERROR(CheckDims("embedding", {{"n", n}, {"vocab", vocab}, {"dim", dim}}));
   RETURN_IF_ERROR(CheckPtrs("embedding", {{"ids", ids}, {"table", table}, {"out", out}}));
-  return DoEmbeddingForward(ids, table, out, n, vocab, dim);
+  return Profiled("embedding", [&] { return DoEmbeddingForward(ids, table, out, n, vocab, dim); });
 }
 
 absl::Status Backend::EmbeddingBackward(const int32_t* ids, const float* dout, float* dtable, int64_t n,
                                         int64_t vocab, int64_t dim) {
   RETURN_IF_ERROR(CheckDims("embedding_backward", {{"n", n}, {"vocab", vocab}, {"dim", dim}}));
   RETURN_IF_ERROR(CheckPtrs("embedding_backward", {{"ids", ids}, {"dout", dout}, {"dtable", dtable}}));
-  return DoEmbeddingBackward(ids, dout, dtable, n, vocab, dim);
+  return Profiled("embedding_backward", [&] { return DoEmbeddingBackward(ids, dout, dtable, n, vocab, dim); });
 }
 
 absl::Status Backend::RmsNormForward(const float* x, const float* weight, float eps, float* y, float* rstd,
@@ -129,7 +150,7 @@ absl::Status Backend::RmsNormForward(const float* x, const float* weight, float 
   RETURN_IF_ERROR(CheckDims("rmsnorm", {{"rows", rows}, {"dim", dim}}));
   RETURN_IF_ERROR(CheckPtrs("rmsnorm", {{"x", x}, {"weight", weight}, {"y", y}, {"rstd", rstd}}));
   if (!(eps >= 0.0f)) return absl::InvalidArgumentError(absl::StrCat("rmsnorm: eps=", eps, " must be >= 0"));
-  return DoRmsNormForward(x, weight, eps, y, rstd, rows, dim);
+  return Profiled("rmsnorm", [&] { return DoRmsNormForward(x, weight, eps, y, rstd, rows, dim); });
 }
 
 absl::Status Backend::RmsNormBackward(const float* x, const float* weight, const float* rstd, float eps,
@@ -137,7 +158,9 @@ absl::Status Backend::RmsNormBackward(const float* x, const float* weight, const
   RETURN_IF_ERROR(CheckDims("rmsnorm_backward", {{"rows", rows}, {"dim", dim}}));
   RETURN_IF_ERROR(CheckPtrs("rmsnorm_backward",
                             {{"x", x}, {"weight", weight}, {"rstd", rstd}, {"dy", dy}, {"dx", dx}}));
-  return DoRmsNormBackward(x, weight, rstd, eps, dy, dx, dweight, rows, dim);
+  return Profiled("rmsnorm_backward", [&] {
+    return DoRmsNormBackward(x, weight, rstd, eps, dy, dx, dweight, rows, dim);
+  });
 }
 
 absl::Status Backend::RopeForward(const RopeShape& s, const float* x, const float* cos, const float* sin,
@@ -148,7 +171,7 @@ absl::Status Backend::RopeForward(const RopeShape& s, const float* x, const floa
     return absl::InvalidArgumentError(
         absl::StrCat("rope: table_len=", s.table_len, " < T=", s.seq, " and no positions given"));
   }
-  return DoRopeForward(s, x, cos, sin, positions, out);
+  return Profiled("rope", [&] { return DoRopeForward(s, x, cos, sin, positions, out); });
 }
 
 absl::Status Backend::RopeBackward(const RopeShape& s, const float* dout, const float* cos, const float* sin,
@@ -159,14 +182,14 @@ absl::Status Backend::RopeBackward(const RopeShape& s, const float* dout, const 
     return absl::InvalidArgumentError(
         absl::StrCat("rope_backward: table_len=", s.table_len, " < T=", s.seq, " and no positions given"));
   }
-  return DoRopeBackward(s, dout, cos, sin, positions, dx);
+  return Profiled("rope_backward", [&] { return DoRopeBackward(s, dout, cos, sin, positions, dx); });
 }
 
 absl::Status Backend::AttentionForward(const AttentionShape& s, const float* q, const float* k, const float* v,
                                        const int32_t* segment_ids, float* out, float* saved) {
   RETURN_IF_ERROR(CheckAttention("attention", s));
   RETURN_IF_ERROR(CheckPtrs("attention", {{"q", q}, {"k", k}, {"v", v}, {"out", out}, {"saved", saved}}));
-  return DoAttentionForward(s, q, k, v, segment_ids, out, saved);
+  return Profiled("attention", [&] { return DoAttentionForward(s, q, k, v, segment_ids, out, saved); });
 }
 
 absl::Status Backend::AttentionBackward(const AttentionShape& s, const float* q, const float* k, const float* v,
@@ -176,20 +199,22 @@ absl::Status Backend::AttentionBackward(const AttentionShape& s, const float* q,
   RETURN_IF_ERROR(CheckPtrs("attention_backward", {{"q", q}, {"k", k}, {"v", v}, {"out", out},
                                                    {"saved", saved}, {"dout", dout}, {"dq", dq}, {"dk", dk},
                                                    {"dv", dv}}));
-  return DoAttentionBackward(s, q, k, v, segment_ids, out, saved, dout, dq, dk, dv);
+  return Profiled("attention_backward", [&] {
+    return DoAttentionBackward(s, q, k, v, segment_ids, out, saved, dout, dq, dk, dv);
+  });
 }
 
 absl::Status Backend::AttentionDecodeForward(const AttentionDecodeShape& s, const float* q, const float* k,
                                              const float* v, float* out) {
   RETURN_IF_ERROR(CheckAttentionDecode("attention_decode", s));
   RETURN_IF_ERROR(CheckPtrs("attention_decode", {{"q", q}, {"k", k}, {"v", v}, {"out", out}}));
-  return DoAttentionDecodeForward(s, q, k, v, out);
+  return Profiled("attention_decode", [&] { return DoAttentionDecodeForward(s, q, k, v, out); });
 }
 
 absl::Status Backend::SwiGluForward(const float* gate, const float* up, float* h, int64_t n) {
   RETURN_IF_ERROR(CheckDims("swiglu", {{"n", n}}));
   RETURN_IF_ERROR(CheckPtrs("swiglu", {{"gate", gate}, {"up", up}, {"h", h}}));
-  return DoSwiGluForward(gate, up, h, n);
+  return Profiled("swiglu", [&] { return DoSwiGluForward(gate, up, h, n); });
 }
 
 absl::Status Backend::SwiGluBackward(const float* gate, const float* up, const float* dh, float* dgate,
@@ -197,7 +222,7 @@ absl::Status Backend::SwiGluBackward(const float* gate, const float* up, const f
   RETURN_IF_ERROR(CheckDims("swiglu_backward", {{"n", n}}));
   RETURN_IF_ERROR(CheckPtrs("swiglu_backward",
                             {{"gate", gate}, {"up", up}, {"dh", dh}, {"dgate", dgate}, {"dup", dup}}));
-  return DoSwiGluBackward(gate, up, dh, dgate, dup, n);
+  return Profiled("swiglu_backward", [&] { return DoSwiGluBackward(gate, up, dh, dgate, dup, n); });
 }
 
 absl::Status Backend::CrossEntropyForward(const float* logits, const int32_t* targets, float* losses, float* lse,
@@ -205,7 +230,7 @@ absl::Status Backend::CrossEntropyForward(const float* logits, const int32_t* ta
   RETURN_IF_ERROR(CheckDims("cross_entropy", {{"rows", rows}, {"vocab", vocab}}));
   RETURN_IF_ERROR(CheckPtrs("cross_entropy",
                             {{"logits", logits}, {"targets", targets}, {"losses", losses}, {"lse", lse}}));
-  return DoCrossEntropyForward(logits, targets, losses, lse, rows, vocab);
+  return Profiled("cross_entropy", [&] { return DoCrossEntropyForward(logits, targets, losses, lse, rows, vocab); });
 }
 
 absl::Status Backend::CrossEntropyBackward(const float* logits, const int32_t* targets, const float* lse,
@@ -213,14 +238,18 @@ absl::Status Backend::CrossEntropyBackward(const float* logits, const int32_t* t
   RETURN_IF_ERROR(CheckDims("cross_entropy_backward", {{"rows", rows}, {"vocab", vocab}}));
   RETURN_IF_ERROR(CheckPtrs("cross_entropy_backward",
                             {{"logits", logits}, {"targets", targets}, {"lse", lse}, {"dlogits", dlogits}}));
-  return DoCrossEntropyBackward(logits, targets, lse, grad_scale, dlogits, rows, vocab);
+  return Profiled("cross_entropy_backward", [&] {
+    return DoCrossEntropyBackward(logits, targets, lse, grad_scale, dlogits, rows, vocab);
+  });
 }
 
 absl::Status Backend::LoraForward(const LoraShape& s, const float* x_d, const float* a, const float* b,
                                   float scale, float* xa, float* y) {
   RETURN_IF_ERROR(CheckLora("lora", s));
   RETURN_IF_ERROR(CheckPtrs("lora", {{"x_d", x_d}, {"a", a}, {"b", b}, {"xa", xa}, {"y", y}}));
-  return DoLoraForward(s, x_d, a, b, scale, xa, y);
+  return Profiled("lora", [&] {
+    return DoLoraForward(s, x_d, a, b, scale, xa, y);
+  }, [&] { return absl::StrCat(s.rows, "x", s.in, "x", s.out, " r", s.rank); });
 }
 
 absl::Status Backend::LoraBackward(const LoraShape& s, const float* x_d, const float* keep_mask, const float* a,
@@ -229,7 +258,9 @@ absl::Status Backend::LoraBackward(const LoraShape& s, const float* x_d, const f
   RETURN_IF_ERROR(CheckLora("lora_backward", s));
   RETURN_IF_ERROR(CheckPtrs("lora_backward", {{"x_d", x_d}, {"a", a}, {"b", b}, {"xa", xa}, {"dy", dy},
                                               {"da", da}, {"db", db}}));
-  return DoLoraBackward(s, x_d, keep_mask, a, b, xa, scale, dy, da, db, dx);
+  return Profiled("lora_backward", [&] {
+    return DoLoraBackward(s, x_d, keep_mask, a, b, xa, scale, dy, da, db, dx);
+  }, [&] { return absl::StrCat(s.rows, "x", s.in, "x", s.out, " r", s.rank); });
 }
 
 absl::Status Backend::DropoutMask(uint64_t seed, uint64_t stream, float p, float* mask, int64_t n) {
@@ -240,7 +271,7 @@ absl::Status Backend::DropoutMask(uint64_t seed, uint64_t stream, float p, float
   }
   // p * 2^32 is exact in double; p < 1 keeps the rounded threshold below 2^32.
   const auto threshold = static_cast<uint32_t>(std::llround(static_cast<double>(p) * 4294967296.0));
-  return DoDropoutMask(seed, stream, threshold, 1.0f / (1.0f - p), mask, n);
+  return Profiled("dropout_mask", [&] { return DoDropoutMask(seed, stream, threshold, 1.0f / (1.0f - p), mask, n); });
 }
 
 absl::Status Backend::AdamWStep(const AdamWConfig& c, float* param, const float* grad, float* m, float* v,
@@ -251,49 +282,49 @@ absl::Status Backend::AdamWStep(const AdamWConfig& c, float* param, const float*
     return absl::InvalidArgumentError(absl::StrCat("adamw: betas must be in [0, 1) and eps > 0 (beta1=", c.beta1,
                                                    ", beta2=", c.beta2, ", eps=", c.eps, ")"));
   }
-  return DoAdamWStep(c, param, grad, m, v, n);
+  return Profiled("adamw", [&] { return DoAdamWStep(c, param, grad, m, v, n); });
 }
 
 absl::Status Backend::SumSquares(const float* x, int64_t n, float* sum_sq) {
   RETURN_IF_ERROR(CheckDims("sum_squares", {{"n", n}}));
   RETURN_IF_ERROR(CheckPtrs("sum_squares", {{"x", x}, {"sum_sq", sum_sq}}));
-  return DoSumSquares(x, n, sum_sq);
+  return Profiled("sum_squares", [&] { return DoSumSquares(x, n, sum_sq); });
 }
 
 absl::Status Backend::Add(const float* a, const float* b, float* out, int64_t n) {
   RETURN_IF_ERROR(CheckDims("add", {{"n", n}}));
   RETURN_IF_ERROR(CheckPtrs("add", {{"a", a}, {"b", b}, {"out", out}}));
-  return DoAdd(a, b, out, n);
+  return Profiled("add", [&] { return DoAdd(a, b, out, n); });
 }
 
 absl::Status Backend::AddInto(float* dst, const float* src, int64_t n) {
   RETURN_IF_ERROR(CheckDims("add_into", {{"n", n}}));
   RETURN_IF_ERROR(CheckPtrs("add_into", {{"dst", dst}, {"src", src}}));
-  return DoAddInto(dst, src, n);
+  return Profiled("add_into", [&] { return DoAddInto(dst, src, n); });
 }
 
 absl::Status Backend::Mul(const float* a, const float* b, float* out, int64_t n) {
   RETURN_IF_ERROR(CheckDims("mul", {{"n", n}}));
   RETURN_IF_ERROR(CheckPtrs("mul", {{"a", a}, {"b", b}, {"out", out}}));
-  return DoMul(a, b, out, n);
+  return Profiled("mul", [&] { return DoMul(a, b, out, n); });
 }
 
 absl::Status Backend::Scale(float* x, float alpha, int64_t n) {
   RETURN_IF_ERROR(CheckDims("scale", {{"n", n}}));
   RETURN_IF_ERROR(CheckPtrs("scale", {{"x", x}}));
-  return DoScale(x, alpha, n);
+  return Profiled("scale", [&] { return DoScale(x, alpha, n); });
 }
 
 absl::Status Backend::Copy(float* dst, const float* src, int64_t n) {
   RETURN_IF_ERROR(CheckDims("copy", {{"n", n}}));
   RETURN_IF_ERROR(CheckPtrs("copy", {{"dst", dst}, {"src", src}}));
-  return DoCopy(dst, src, n);
+  return Profiled("copy", [&] { return DoCopy(dst, src, n); });
 }
 
 absl::Status Backend::Fill(float* x, float value, int64_t n) {
   RETURN_IF_ERROR(CheckDims("fill", {{"n", n}}));
   RETURN_IF_ERROR(CheckPtrs("fill", {{"x", x}}));
-  return DoFill(x, value, n);
+  return Profiled("fill", [&] { return DoFill(x, value, n); });
 }
 
 // ---- defaults: not supported ----

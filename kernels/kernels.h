@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -102,6 +103,18 @@ struct AdamWConfig {
 // The op ignore index of cross-entropy targets (torch's ignore_index default): the row adds no loss, no grad.
 inline constexpr int32_t kIgnoreIndex = -100;
 
+// Calls and wall time per op, collected while set on a backend (Backend::set_op_profile): the per-op view of a
+// training step (bench/train_step --profile). Keys are op names, with the shape for matmul and LoRA ("matmul
+// 2048x512x16"). The CPU backend runs each op to completion, so its times are the ops' times; an asynchronous
+// backend's calls return early, and its profile is only as good as its synchronisation.
+struct OpProfile {
+  struct Entry {
+    int64_t calls = 0;
+    double seconds = 0;
+  };
+  std::map<std::string, Entry> ops;
+};
+
 // One compute backend. The public methods check their arguments (INVALID_ARGUMENT naming the op and the bad
 // shape) and then call the protected Do* virtual, whose default returns UNIMPLEMENTED "<op> not supported by
 // <backend>": a backend that lacks an op says so instead of silently doing nothing. Lifetime: backends live
@@ -111,6 +124,9 @@ class Backend {
   virtual ~Backend() = default;
 
   virtual absl::string_view name() const = 0;
+
+  // Profile every op call into `profile` from now on (null: stop). Not thread-safe: set it between steps.
+  void set_op_profile(OpProfile* profile) { op_profile_ = profile; }
 
   // ---- memory (bytes) ----
   virtual absl::StatusOr<void*> Allocate(int64_t bytes) = 0;
@@ -277,6 +293,13 @@ class Backend {
   virtual absl::Status DoScale(float* x, float alpha, int64_t n);
   virtual absl::Status DoCopy(float* dst, const float* src, int64_t n);
   virtual absl::Status DoFill(float* x, float value, int64_t n);
+
+ private:
+  // Runs `run` (a Do* call), timing it under `op` (and `detail()`, unless nullptr) while a profile is set.
+  template <typename Op, typename Detail = std::nullptr_t>
+  absl::Status Profiled(absl::string_view op, Op&& run, Detail&& detail = nullptr);
+
+  OpProfile* op_profile_ = nullptr;
 };
 
 // The backend registered under `name` ("cpu"; "cuda" in CUDA builds once it exists). NOT_FOUND, listing the

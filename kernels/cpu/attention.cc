@@ -1,6 +1,10 @@
-// AttentionForwardCpu / AttentionBackwardCpu: causal GQA attention, per (batch, query head) two sgemms around a
-// masked row softmax. The probabilities (B, Hq, T, T) are the saved state: the backward reads them instead of
-// recomputing QK^T. Segment ids keep packed sequences from attending to each other.
+// AttentionForwardCpu / AttentionBackwardCpu: causal GQA attention. The work is split by (batch, kv head): each
+// task runs the group's query heads one after another (so the kv gradients it sums are its own) with
+// single-threaded sgemms over causal blocks of kBlock queries, which touch only the keys a block can see (5/8 of
+// the full T x T at T = 256). The probabilities (B, Hq, T, T) are the saved state, written for every (t, u <= t)
+// and 0 for the masked u of a computed block: the backward reads them instead of recomputing QK^T. Segment ids keep
+// packed sequences from attending to each other.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -11,12 +15,15 @@
 namespace ftd::cpu {
 namespace {
 
-// Softmax in place over the unmasked part of each row of S (T, T): token t sees u <= t with the same segment.
-// Masked entries become exactly 0, so the backward needs no mask of its own.
-void MaskedSoftmaxRows(float* s, int64_t seq, const int32_t* seg) {
-#pragma omp parallel for schedule(static) if (seq >= 64)
-  for (int64_t t = 0; t < seq; ++t) {
-    float* row = s + t * seq;
+// Queries per causal block: block i (rows i*kBlock ..) sees keys [0, (i+1)*kBlock).
+constexpr int64_t kBlock = 64;
+
+// Softmax in place over the unmasked part of rows [t0, t1) of S, whose rows have stride ld and `width` computed
+// columns: token t sees u <= t with the same segment. Masked entries become exactly 0, so the backward needs no
+// mask of its own.
+void MaskedSoftmaxRows(float* s, int64_t ld, int64_t t0, int64_t t1, int64_t width, const int32_t* seg) {
+  for (int64_t t = t0; t < t1; ++t) {
+    float* row = s + t * ld;
     float mx = row[t];
     for (int64_t u = 0; u <= t; ++u) {
       if (seg != nullptr && seg[u] != seg[t]) continue;
@@ -34,29 +41,45 @@ void MaskedSoftmaxRows(float* s, int64_t seq, const int32_t* seg) {
     }
     const float inv = static_cast<float>(1.0 / sum);
     for (int64_t u = 0; u <= t; ++u) row[u] *= inv;
-    for (int64_t u = t + 1; u < seq; ++u) row[u] = 0.0f;
+    for (int64_t u = t + 1; u < width; ++u) row[u] = 0.0f;
   }
 }
+
+struct Geometry {
+  int64_t T, D, group, ldq, ldkv;
+  float scale;
+  explicit Geometry(const AttentionShape& s)
+      : T(s.seq),
+        D(s.head_dim),
+        group(s.q_heads / s.kv_heads),
+        ldq(s.q_heads * s.head_dim),   // Row stride of (B, T, Hq, D) at fixed b, h.
+        ldkv(s.kv_heads * s.head_dim),  // Row stride of (B, T, Hkv, D).
+        scale(1.0f / std::sqrt(static_cast<float>(s.head_dim))) {}
+};
 
 }  // namespace
 
 absl::Status AttentionForwardCpu(const AttentionShape& s, const float* q, const float* k, const float* v,
                                  const int32_t* segment_ids, float* out, float* probs) {
-  const int64_t T = s.seq, D = s.head_dim, group = s.q_heads / s.kv_heads;
-  const int64_t ldq = s.q_heads * D, ldkv = s.kv_heads * D;  // Row strides of (B, T, H, D) at fixed b, h.
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  for (int64_t b = 0; b < s.batch; ++b) {
+  const Geometry g(s);
+  const int64_t T = g.T, D = g.D, tasks = s.batch * s.kv_heads;
+  // One task per (b, kv head); OpenBLAS runs single-threaded inside a parallel region.
+#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t b = task / s.kv_heads, hk = task % s.kv_heads;
     const int32_t* seg = segment_ids != nullptr ? segment_ids + b * T : nullptr;
-    for (int64_t h = 0; h < s.q_heads; ++h) {
-      const int64_t hk = h / group;
-      const float* qb = q + b * T * ldq + h * D;      // (T, D), row stride ldq
-      const float* kb = k + b * T * ldkv + hk * D;    // (T, D), row stride ldkv
-      const float* vb = v + b * T * ldkv + hk * D;    // (T, D), row stride ldkv
+    const float* kb = k + b * T * g.ldkv + hk * D;  // (T, D), row stride ldkv
+    const float* vb = v + b * T * g.ldkv + hk * D;
+    for (int64_t h = hk * g.group; h < (hk + 1) * g.group; ++h) {
+      const float* qb = q + b * T * g.ldq + h * D;      // (T, D), row stride ldq
       float* p = probs + (b * s.q_heads + h) * T * T;  // (T, T)
-      float* ob = out + b * T * ldq + h * D;          // (T, D), row stride ldq
-      Gemm(false, true, T, T, D, scale, qb, kb, 0.0f, p, ldq, ldkv, T);  // S = scale * Q K^T
-      MaskedSoftmaxRows(p, T, seg);
-      Gemm(false, false, T, D, T, 1.0f, p, vb, 0.0f, ob, T, ldkv, ldq);  // O = P V
+      float* ob = out + b * T * g.ldq + h * D;          // (T, D), row stride ldq
+      for (int64_t t0 = 0; t0 < T; t0 += kBlock) {
+        const int64_t rows = std::min(kBlock, T - t0), width = t0 + rows;  // keys [0, width)
+        Gemm(false, true, rows, width, D, g.scale, qb + t0 * g.ldq, kb, 0.0f, p + t0 * T, g.ldq, g.ldkv, T);
+        MaskedSoftmaxRows(p, T, t0, t0 + rows, width, seg);
+        Gemm(false, false, rows, D, width, 1.0f, p + t0 * T, vb, 0.0f, ob + t0 * g.ldq, T, g.ldkv, g.ldq);
+      }
     }
   }
   return absl::OkStatus();
@@ -66,40 +89,54 @@ absl::Status AttentionBackwardCpu(const AttentionShape& s, const float* q, const
                                   const int32_t* segment_ids, const float* out, const float* probs,
                                   const float* dout, float* dq, float* dk, float* dv) {
   (void)segment_ids;  // Masked probabilities are 0, which zeroes their gradients without the mask.
-  const int64_t T = s.seq, D = s.head_dim, group = s.q_heads / s.kv_heads;
-  const int64_t ldq = s.q_heads * D, ldkv = s.kv_heads * D;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
-  const int64_t kv_elems = s.batch * T * ldkv;
-  std::memset(dk, 0, static_cast<size_t>(kv_elems) * sizeof(float));  // Summed over each group's query heads.
-  std::memset(dv, 0, static_cast<size_t>(kv_elems) * sizeof(float));
-  std::vector<float> ds(static_cast<size_t>(T * T));  // (T, T): dP, then dS in place
-  for (int64_t b = 0; b < s.batch; ++b) {
-    for (int64_t h = 0; h < s.q_heads; ++h) {
-      const int64_t hk = h / group;
-      const float* qb = q + b * T * ldq + h * D;
-      const float* kb = k + b * T * ldkv + hk * D;
-      const float* vb = v + b * T * ldkv + hk * D;
-      const float* ob = out + b * T * ldq + h * D;
-      const float* dob = dout + b * T * ldq + h * D;
-      const float* p = probs + (b * s.q_heads + h) * T * T;
-      float* dqb = dq + b * T * ldq + h * D;
-      float* dkb = dk + b * T * ldkv + hk * D;
-      float* dvb = dv + b * T * ldkv + hk * D;
-      Gemm(true, false, T, D, T, 1.0f, p, dob, 1.0f, dvb, T, ldq, ldkv);        // dV += P^T dO
-      Gemm(false, true, T, T, D, 1.0f, dob, vb, 0.0f, ds.data(), ldq, ldkv, T);  // dP = dO V^T
-#pragma omp parallel for schedule(static) if (T >= 64)
+  const Geometry g(s);
+  const int64_t T = g.T, D = g.D, tasks = s.batch * s.kv_heads;
+#pragma omp parallel if (tasks > 1)
+  {
+    std::vector<float> ds(static_cast<size_t>(kBlock * T));  // (kBlock, T): dP, then dS in place, of one block
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t b = task / s.kv_heads, hk = task % s.kv_heads;
+      const float* kb = k + b * T * g.ldkv + hk * D;
+      const float* vb = v + b * T * g.ldkv + hk * D;
+      float* dkb = dk + b * T * g.ldkv + hk * D;
+      float* dvb = dv + b * T * g.ldkv + hk * D;
+      // dk and dv sum over the group's query heads: this task owns them, so it clears them first.
       for (int64_t t = 0; t < T; ++t) {
-        double acc = 0.0;
-        for (int64_t d = 0; d < D; ++d) acc += static_cast<double>(dob[t * ldq + d]) * ob[t * ldq + d];
-        const float dl = static_cast<float>(acc);
-        const float* pr = p + t * T;
-        float* row = ds.data() + t * T;
-        // dS = P * (dP - delta); only u <= t can be non-zero.
-        for (int64_t u = 0; u <= t; ++u) row[u] = pr[u] * (row[u] - dl);
-        for (int64_t u = t + 1; u < T; ++u) row[u] = 0.0f;
+        std::memset(dkb + t * g.ldkv, 0, static_cast<size_t>(D) * sizeof(float));
+        std::memset(dvb + t * g.ldkv, 0, static_cast<size_t>(D) * sizeof(float));
       }
-      Gemm(false, false, T, D, T, scale, ds.data(), kb, 0.0f, dqb, T, ldkv, ldq);  // dQ = scale * dS K
-      Gemm(true, false, T, D, T, scale, ds.data(), qb, 1.0f, dkb, T, ldq, ldkv);   // dK += scale * dS^T Q
+      for (int64_t h = hk * g.group; h < (hk + 1) * g.group; ++h) {
+        const float* qb = q + b * T * g.ldq + h * D;
+        const float* ob = out + b * T * g.ldq + h * D;
+        const float* dob = dout + b * T * g.ldq + h * D;
+        const float* p = probs + (b * s.q_heads + h) * T * T;
+        float* dqb = dq + b * T * g.ldq + h * D;
+        for (int64_t t0 = 0; t0 < T; t0 += kBlock) {
+          const int64_t rows = std::min(kBlock, T - t0), width = t0 + rows;
+          const float* pb = p + t0 * T;        // (rows, width) of stride T
+          const float* dobk = dob + t0 * g.ldq;  // (rows, D)
+          // dV[0:width] += P_blk^T dO_blk
+          Gemm(true, false, width, D, rows, 1.0f, pb, dobk, 1.0f, dvb, T, g.ldq, g.ldkv);
+          // dP_blk = dO_blk V[0:width]^T
+          Gemm(false, true, rows, width, D, 1.0f, dobk, vb, 0.0f, ds.data(), g.ldq, g.ldkv, T);
+          for (int64_t r = 0; r < rows; ++r) {
+            const int64_t t = t0 + r;
+            double acc = 0.0;
+            for (int64_t d = 0; d < D; ++d) acc += static_cast<double>(dob[t * g.ldq + d]) * ob[t * g.ldq + d];
+            const float dl = static_cast<float>(acc);
+            const float* pr = pb + r * T;
+            float* row = ds.data() + r * T;
+            // dS = P * (dP - delta); only u <= t can be non-zero.
+            for (int64_t u = 0; u <= t; ++u) row[u] = pr[u] * (row[u] - dl);
+            for (int64_t u = t + 1; u < width; ++u) row[u] = 0.0f;
+          }
+          // dQ_blk = scale * dS_blk K[0:width]
+          Gemm(false, false, rows, D, width, g.scale, ds.data(), kb, 0.0f, dqb + t0 * g.ldq, T, g.ldkv, g.ldq);
+          // dK[0:width] += scale * dS_blk^T Q_blk
+          Gemm(true, false, width, D, rows, g.scale, ds.data(), qb + t0 * g.ldq, 1.0f, dkb, T, g.ldq, g.ldkv);
+        }
+      }
     }
   }
   return absl::OkStatus();

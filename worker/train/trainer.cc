@@ -80,8 +80,9 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainR
   if (options.backend == nullptr) return absl::InvalidArgumentError("RunTraining: no backend");
   if (options.output_dir.empty()) return absl::InvalidArgumentError("RunTraining: no output directory");
 
-  ASSIGN_OR_RETURN_CONTEXT(HfModel hf, LoadHfModel(config.base_model), ("base_model"));
-  ASSIGN_OR_RETURN_CONTEXT(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromDir(config.base_model), ("base_model tokenizer"));
+  ASSIGN_OR_RETURN_CONTEXT(HfModel hf, LoadHfModel(config.base_model), "base_model");
+  ASSIGN_OR_RETURN_CONTEXT(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromDir(config.base_model),
+                           "base_model tokenizer");
 
   // Data: every dataset's examples in file order; examples with nothing to learn are dropped and counted.
   DatasetOptions data_options;
@@ -109,7 +110,7 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainR
                                                   config.gradient_accumulation_steps, config.num_epochs,
                                                   config.max_steps));
 
-  ASSIGN_OR_RETURN_CONTEXT(std::unique_ptr<LlamaModel> model, LlamaModel::Load(hf, options.backend), ("base_model"));
+  ASSIGN_OR_RETURN_CONTEXT(std::unique_ptr<LlamaModel> model, LlamaModel::Load(hf, options.backend), "base_model");
   const LlamaConfig model_config = hf.config;
   hf = HfModel();  // The weights are on the backend now: unmap the files.
   LoraAdapter adapter;
@@ -166,12 +167,15 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainR
     for (const MicroBatch& mb : micro) {
       // Each micro-batch's loss is its summed token loss over the step's target count, so the accumulated
       // gradient is that of the step's mean token loss (transformers' num_items_in_batch).
-      ASSIGN_OR_RETURN_CONTEXT(float loss, model->ForwardBackward(mb.ids, mb.labels, mb.batch, mb.seq, &grads, step_targets), (absl::StrCat("step ", step + 1)));
+      ASSIGN_OR_RETURN_CONTEXT(float loss,
+                               model->ForwardBackward(mb.ids, mb.labels, mb.batch, mb.seq, &grads, step_targets),
+                               absl::StrCat("step ", step + 1));
       log.loss += loss;
       log.tokens += mb.tokens;
     }
     log.lr = LearningRate(schedule, step);
-    ASSIGN_OR_RETURN_CONTEXT(log.grad_norm, optimizer.Step(*model, grads, log.lr), (absl::StrCat("step ", step + 1, " (loss ", log.loss, ")")));
+    ASSIGN_OR_RETURN_CONTEXT(log.grad_norm, optimizer.Step(*model, grads, log.lr),
+                             absl::StrCat("step ", step + 1, " (loss ", log.loss, ")"));
     RETURN_IF_ERROR(grads.Zero());
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     summary.final_loss = log.loss;
@@ -181,9 +185,9 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainR
   }
 
   if (config.method == TrainMethod::kLora) {
-    RETURN_IF_ERROR_CONTEXT(WriteTrainedAdapter(*model, adapter, options.output_dir), ("writing the adapter"));
+    RETURN_IF_ERROR_CONTEXT(WriteTrainedAdapter(*model, adapter, options.output_dir), "writing the adapter");
   } else {
-    RETURN_IF_ERROR_CONTEXT(WriteTrainedModel(*model, config.base_model, options.output_dir), ("writing the model"));
+    RETURN_IF_ERROR_CONTEXT(WriteTrainedModel(*model, config.base_model, options.output_dir), "writing the model");
   }
   note(absl::StrCat("wrote ", config.method == TrainMethod::kLora ? "the PEFT adapter" : "the model", " to ",
                     options.output_dir));
