@@ -503,6 +503,13 @@ std::vector<std::unique_ptr<OpCase>> AllOpCases() {
   c.push_back(std::make_unique<LoraCase>(LoraShape{7, 9, 5, 3}, 2.0f, 0.0));
   c.push_back(std::make_unique<LoraCase>(LoraShape{1, 1, 1, 1}, 0.5f, 0.0));
   c.push_back(std::make_unique<LoraCase>(LoraShape{6, 17, 11, 4}, 4.0f, 0.25));
+  // Ranks that are multiples of 16 take the CPU backend's AVX-512 skinny kernels: odd row and column counts reach
+  // their tails (blocks of 8 / 4 rows and columns), NR = 1..4 every template.
+  c.push_back(std::make_unique<LoraCase>(LoraShape{37, 29, 19, 16}, 2.0f, 0.0));
+  c.push_back(std::make_unique<LoraCase>(LoraShape{13, 21, 70, 32}, 0.5f, 0.0));
+  c.push_back(std::make_unique<LoraCase>(LoraShape{9, 40, 11, 48}, 1.0f, 0.2));
+  c.push_back(std::make_unique<LoraCase>(LoraShape{70, 33, 45, 64}, 1.5f, 0.0));
+  c.push_back(std::make_unique<LoraCase>(LoraShape{300, 130, 90, 16}, 1.0f, 0.0));  // big enough to run threaded
 
   // Sizes not a multiple of Philox's 4 words, p = 0 (all kept), and seeds/streams using their high words.
   c.push_back(std::make_unique<DropoutMaskCase>(0, 0, 0.5f, 1));
