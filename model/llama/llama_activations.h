@@ -42,8 +42,13 @@ struct LlamaLayerActivations {
   std::array<DeviceBuffer, kNumLlamaProjs> xa;  // (B, T, r) LoRA's x @ A^T per adapted projection, else empty
 };
 
+// Planned for a capacity (capacity_batch, capacity_seq); a step of any (batch <= capacity_batch, seq <= capacity_seq)
+// runs in the same buffers, laid out densely for its own shape, so micro-batches padded to different lengths do
+// not re-plan. The comments give each buffer's shape at the current (B, T) = (batch, seq).
 struct LlamaActivations {
-  int64_t batch = 0;
+  int64_t capacity_batch = 0;
+  int64_t capacity_seq = 0;
+  int64_t batch = 0;  // The current step's shape.
   int64_t seq = 0;
   bool with_lora = false;  // whether xa buffers were planned (re-plan when an adapter is attached later)
   DeviceBuffer ids;        // (B, T) int32 stored in float slots

@@ -29,8 +29,8 @@ absl::StatusOr<std::unique_ptr<LlamaActivations>> PlanLlamaActivations(
   const int64_t N = batch * seq, C = c.hidden_size, V = c.vocab_size, I = c.intermediate_size;
   const int64_t Dq = c.q_dim(), Dkv = c.kv_dim(), D = c.head_dim;
   auto a = std::make_unique<LlamaActivations>();
-  a->batch = batch;
-  a->seq = seq;
+  a->capacity_batch = a->batch = batch;
+  a->capacity_seq = a->seq = seq;
   a->with_lora = !lora.empty();
   ASSIGN_OR_RETURN(a->ids, Buffer(backend, N));
   ASSIGN_OR_RETURN(a->targets, Buffer(backend, N));
@@ -106,11 +106,18 @@ absl::Status LlamaModel::Prepare(const std::vector<int32_t>& ids, int64_t batch,
           absl::StrCat("forward: token id ", id, " outside [0, ", config_.vocab_size, ")"));
     }
   }
-  if (acts_ == nullptr || acts_->batch != batch || acts_->seq != seq || acts_->with_lora != has_lora_) {
-    acts_.reset();  // Free the old plan before making the new one.
+  if (acts_ == nullptr || batch > acts_->capacity_batch || seq > acts_->capacity_seq ||
+      acts_->with_lora != has_lora_) {
+    // Grow to cover every shape seen so far, freeing the old plan before making the new one.
+    const int64_t plan_batch = acts_ != nullptr ? std::max(batch, acts_->capacity_batch) : batch;
+    const int64_t plan_seq = acts_ != nullptr ? std::max(seq, acts_->capacity_seq) : seq;
+    acts_.reset();
     const std::vector<std::array<LlamaLoraModule, kNumLlamaProjs>> none;
-    ASSIGN_OR_RETURN(acts_, PlanLlamaActivations(backend_, config_, inv_freq_, has_lora_ ? lora_ : none, batch, seq));
+    ASSIGN_OR_RETURN(acts_, PlanLlamaActivations(backend_, config_, inv_freq_, has_lora_ ? lora_ : none, plan_batch,
+                                                 plan_seq));
   }
+  acts_->batch = batch;
+  acts_->seq = seq;
   return backend_->CopyToDevice(acts_->ids.data(), ids.data(), N * 4);
 }
 

@@ -137,7 +137,7 @@ class LlamaKvCache {
 // ---- end of KV-cache decoding ----
 
 // Load, then optionally AttachLora; Forward and ForwardBackward are not thread-safe: they reuse activation
-// buffers planned once per (batch, seq) and kept until the shape changes.
+// buffers planned for the largest (batch, seq) seen so far and reused by any smaller shape.
 class LlamaModel {
  public:
   ~LlamaModel();
@@ -201,7 +201,7 @@ class LlamaModel {
   // Out of line, like the destructor: acts_'s type is complete only in the .cc files.
   LlamaModel(Backend* backend, LlamaConfig config);
 
-  // Plans acts_ for (batch, seq) unless it already has that shape, and uploads ids.
+  // Plans acts_ (growing its capacity to cover (batch, seq) when it does not yet), sets the shape, uploads ids.
   absl::Status Prepare(const std::vector<int32_t>& ids, int64_t batch, int64_t seq);
   // Embedding to logits over acts_, saving what the backward needs.
   absl::Status RunForward();

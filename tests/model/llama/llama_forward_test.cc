@@ -72,6 +72,28 @@ TEST(LlamaForwardTest, RejectsAMismatchedBatch) {
   EXPECT_EQ((*llama)->Forward({1, 2, 3}, 2, 2).status().message(), "forward: 3 ids for batch 2 x seq 2");
 }
 
+TEST(LlamaForwardTest, SmallerShapesReuseTheLargerPlanExactly) {
+  // Activations are planned for the largest shape seen; a smaller batch or sequence then runs in those buffers and
+  // must give bit-identical logits to a model that only ever saw the small shape.
+  absl::StatusOr<HfModel> hf = LoadHfModel(kFixtures + "/model_io/tiny_llama");
+  ASSERT_TRUE(hf.ok()) << hf.status();
+  absl::StatusOr<std::unique_ptr<LlamaModel>> grown = LlamaModel::Load(*hf, *GetBackend("cpu"));
+  absl::StatusOr<std::unique_ptr<LlamaModel>> fresh = LlamaModel::Load(*hf, *GetBackend("cpu"));
+  ASSERT_TRUE(grown.ok() && fresh.ok());
+  std::vector<int32_t> big(3 * 9);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<int32_t>((7 * i + 3) % 50);
+  ASSERT_TRUE((*grown)->Forward(big, 3, 9).ok());
+  const std::vector<int32_t> small = {5, 9, 2, 11, 4, 8, 1, 3, 6, 7};  // (2, 5)
+  absl::StatusOr<std::vector<float>> a = (*grown)->Forward(small, 2, 5);
+  absl::StatusOr<std::vector<float>> b = (*fresh)->Forward(small, 2, 5);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a, *b);
+  // And a longer sequence with a smaller batch grows the plan again.
+  std::vector<int32_t> longer(12);
+  for (size_t i = 0; i < longer.size(); ++i) longer[i] = static_cast<int32_t>(i + 1);
+  EXPECT_EQ(*(*grown)->Forward(longer, 1, 12), *(*fresh)->Forward(longer, 1, 12));
+}
+
 // The real pretrained stories260K, imported from llama2.c: greedy decoding from BOS + "Once upon a time" gives
 // llama2.c's own continuation (../shared/data/README.md). A full forward per token (generate_command_test checks
 // the same over the KV cache).
