@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/vector_math.h"
 
 namespace ftd::cpu {
 namespace {
@@ -24,23 +25,7 @@ constexpr int64_t kBlock = 64;
 void MaskedSoftmaxRows(float* s, int64_t ld, int64_t t0, int64_t t1, int64_t width, const int32_t* seg) {
   for (int64_t t = t0; t < t1; ++t) {
     float* row = s + t * ld;
-    float mx = row[t];
-    for (int64_t u = 0; u <= t; ++u) {
-      if (seg != nullptr && seg[u] != seg[t]) continue;
-      mx = row[u] > mx ? row[u] : mx;
-    }
-    double sum = 0.0;
-    for (int64_t u = 0; u <= t; ++u) {
-      if (seg != nullptr && seg[u] != seg[t]) {
-        row[u] = 0.0f;
-        continue;
-      }
-      const float e = std::exp(row[u] - mx);
-      row[u] = e;
-      sum += e;
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t u = 0; u <= t; ++u) row[u] *= inv;
+    vec::SoftmaxRow(row, t + 1, seg, seg != nullptr ? seg[t] : 0);
     for (int64_t u = t + 1; u < width; ++u) row[u] = 0.0f;
   }
 }
@@ -122,13 +107,11 @@ absl::Status AttentionBackwardCpu(const AttentionShape& s, const float* q, const
           Gemm(false, true, rows, width, D, 1.0f, dobk, vb, 0.0f, ds.data(), g.ldq, g.ldkv, T);
           for (int64_t r = 0; r < rows; ++r) {
             const int64_t t = t0 + r;
-            double acc = 0.0;
-            for (int64_t d = 0; d < D; ++d) acc += static_cast<double>(dob[t * g.ldq + d]) * ob[t * g.ldq + d];
-            const float dl = static_cast<float>(acc);
+            const float dl = static_cast<float>(vec::DotF64(dob + t * g.ldq, ob + t * g.ldq, D));
             const float* pr = pb + r * T;
             float* row = ds.data() + r * T;
             // dS = P * (dP - delta); only u <= t can be non-zero.
-            for (int64_t u = 0; u <= t; ++u) row[u] = pr[u] * (row[u] - dl);
+            vec::SoftmaxBackwardRow(row, pr, dl, t + 1);
             for (int64_t u = t + 1; u < width; ++u) row[u] = 0.0f;
           }
           // dQ_blk = scale * dS_blk K[0:width]

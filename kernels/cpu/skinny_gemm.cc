@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/vector_math.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -19,10 +20,8 @@ namespace {
 
 #if FTD_SKINNY_AVX512
 
-bool HasAvx512() {
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
-}
+// Under the same run-time choice (and FTD_CPU_MAX_ISA cap) as the vector kernels.
+bool HasAvx512() { return vec::ActiveIsa() == vec::Isa::kAvx512; }
 
 // out (16 * NR) = alpha * acc [+ beta * out].
 template <int NR>
