@@ -43,7 +43,7 @@ absl::Status LlamaModel::LinearBackward(const float* x, const DeviceBuffer& w, c
   const LoraShape ls{n, in, out, lora.rank};
   float* da = grads.Find(lora.name_a);
   float* db = grads.Find(lora.name_b);
-  if (da == nullptr && db == nullptr && branch.keep_mask != nullptr) {
+  if (da == nullptr && db == nullptr && branch.keep_mask != nullptr && dx != nullptr) {
     // A frozen adapter under dropout passes the masked input gradient; LoraBackward masks it (into throwaway
     // dA and dB).
     ASSIGN_OR_RETURN(DeviceBuffer unused, DeviceBuffer::Create(backend_, lora.a.size() + lora.b.size()));
@@ -51,6 +51,7 @@ absl::Status LlamaModel::LinearBackward(const float* x, const DeviceBuffer& w, c
     return backend_->LoraBackward(ls, branch.x_d, branch.keep_mask, lora.a.data(), lora.b.data(), xa, lora.scale,
                                   dy, unused.data(), unused.data() + lora.a.size(), dx);
   }
+  if (da == nullptr && db == nullptr && dx == nullptr) return absl::OkStatus();
   if (da == nullptr && db == nullptr) {
     // A frozen adapter still passes its share of the input gradient: dx += scale * dy @ B @ A.
     MatmulShape s1;  // t (n, r) = dy (n, out) @ B (out, r)
@@ -147,10 +148,15 @@ absl::Status LlamaModel::RunBackward(LlamaGradients& grads) {
   RETURN_IF_ERROR(backend_->RmsNormBackward(a.x_final.data(), final_norm_.data(), a.rstd_f.data(), eps, a.dh.data(),
                                             a.dx.data(), G("model.norm.weight"), N, C));
 
+  float* dembed = G("model.embed_tokens.weight");
   for (int64_t l = c.num_hidden_layers - 1; l >= 0; --l) {
     const LlamaLayerWeights& w = layers_[l];
     LlamaLayerActivations& la = a.layers[l];
     const std::string p = absl::StrCat("model.layers.", l, ".");
+    // The gradient of the first layer's input reaches only the embedding and that layer's input norm: when
+    // neither is trained (LoRA), its q/k/v input gradients and the norm's backward are skipped.
+    const bool input_grad = l > 0 || dembed != nullptr || G(p + "input_layernorm.weight") != nullptr;
+    float* dh1 = input_grad ? a.dh.data() : nullptr;
     auto lora = [&](LlamaProj pr) -> const LlamaLoraModule& {
       return has_lora_ ? lora_[l][static_cast<int>(pr)] : kNoLora;
     };
@@ -183,19 +189,19 @@ absl::Status LlamaModel::RunBackward(LlamaGradients& grads) {
     RETURN_IF_ERROR(backend_->RopeBackward(rq, a.dq.data(), a.cos.data(), a.sin.data(), nullptr, a.dq.data()));
     RETURN_IF_ERROR(backend_->RopeBackward(rk, a.dk.data(), a.cos.data(), a.sin.data(), nullptr, a.dk.data()));
     RETURN_IF_ERROR(LinearBackward(la.h1.data(), w.wq, lora(LlamaProj::kQ), xa(LlamaProj::kQ), a.dq.data(), N, C,
-                                   Dq, a.dh.data(), GradMode::kOverwrite, G(p + "self_attn.q_proj.weight"),
+                                   Dq, dh1, GradMode::kOverwrite, G(p + "self_attn.q_proj.weight"),
                                    G(p + "self_attn.q_proj.bias"), grads));
     RETURN_IF_ERROR(LinearBackward(la.h1.data(), w.wk, lora(LlamaProj::kK), xa(LlamaProj::kK), a.dk.data(), N, C,
-                                   Dkv, a.dh.data(), GradMode::kAccumulate, G(p + "self_attn.k_proj.weight"),
+                                   Dkv, dh1, GradMode::kAccumulate, G(p + "self_attn.k_proj.weight"),
                                    G(p + "self_attn.k_proj.bias"), grads));
     RETURN_IF_ERROR(LinearBackward(la.h1.data(), w.wv, lora(LlamaProj::kV), xa(LlamaProj::kV), a.dv.data(), N, C,
-                                   Dkv, a.dh.data(), GradMode::kAccumulate, G(p + "self_attn.v_proj.weight"),
+                                   Dkv, dh1, GradMode::kAccumulate, G(p + "self_attn.v_proj.weight"),
                                    G(p + "self_attn.v_proj.bias"), grads));
+    if (!input_grad) break;
     RETURN_IF_ERROR(backend_->RmsNormBackward(la.x_in.data(), w.input_norm.data(), la.rstd1.data(), eps,
                                               a.dh.data(), a.dtmp.data(), G(p + "input_layernorm.weight"), N, C));
     RETURN_IF_ERROR(backend_->AddInto(a.dx.data(), a.dtmp.data(), N * C));  // d x_in
   }
-  float* dembed = G("model.embed_tokens.weight");
   if (dembed == nullptr) return absl::OkStatus();
   const auto* ids = reinterpret_cast<const int32_t*>(a.ids.data());
   return backend_->EmbeddingBackward(ids, a.dx.data(), dembed, N, V, C);

@@ -211,8 +211,8 @@ class LlamaModel {
   // y (n, out) = x (n, in) @ w^T (out, in) [+ bias (out)] [+ LoRA, saving xa (n, r)].
   absl::Status LinearForward(const float* x, const DeviceBuffer& w, const DeviceBuffer& bias,
                              const LlamaLoraModule& lora, float* xa, int64_t n, int64_t in, int64_t out, float* y);
-  // The gradients of LinearForward: dy (n, out) -> dx (n, in) overwritten or accumulated per dx_mode; dw, dbias
-  // and the LoRA grads (looked up in grads) added into when wanted (non-null).
+  // The gradients of LinearForward: dy (n, out) -> dx (n, in) overwritten or accumulated per dx_mode (null: not
+  // wanted); dw, dbias and the LoRA grads (looked up in grads) added into when wanted (non-null).
   absl::Status LinearBackward(const float* x, const DeviceBuffer& w, const LlamaLoraModule& lora, const float* xa,
                               const float* dy, int64_t n, int64_t in, int64_t out, float* dx, GradMode dx_mode,
                               float* dw, float* dbias, const LlamaGradients& grads);
