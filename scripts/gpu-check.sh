@@ -29,9 +29,10 @@ if [ -d .deps/prefix/usr ]; then
   P=$PWD/.deps/prefix/usr
   CMAKE_ARGS+=(-DCMAKE_PREFIX_PATH="$P"
     -Dabsl_DIR="$P/lib/x86_64-linux-gnu/cmake/absl" -DGTest_DIR="$P/lib/x86_64-linux-gnu/cmake/GTest"
-    -DCLI11_DIR="$P/share/cmake/CLI11" -Dnlohmann_json_DIR="$P/share/cmake/nlohmann_json")
+    -DCLI11_DIR="$P/share/cmake/CLI11" -Dnlohmann_json_DIR="$P/share/cmake/nlohmann_json"
+    -Dyaml-cpp_DIR="$P/lib/x86_64-linux-gnu/cmake/yaml-cpp")
   # The binaries' RUNPATH covers their direct libraries only; absl's libraries load each other through this.
-  export LD_LIBRARY_PATH="$P/lib/x86_64-linux-gnu:$P/lib/x86_64-linux-gnu/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export LD_LIBRARY_PATH="$P/lib/x86_64-linux-gnu:$P/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
 build_rc=0
