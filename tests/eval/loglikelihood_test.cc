@@ -4,25 +4,23 @@
 
 #include <cmath>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/llama_fixtures.h"
 
 namespace ftd {
 namespace {
-
-const std::string kFixtures = std::string(FTD_SOURCE_DIR) + "/tests/fixtures";
 
 class LoglikelihoodTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LoglikelihoodTest, MatchesLmEval) {
   const std::string model_name = GetParam();
-  absl::StatusOr<HfModel> hf = LoadHfModel(kFixtures + "/model_io/" + model_name);
-  ASSERT_TRUE(hf.ok()) << hf.status();
-  absl::StatusOr<std::unique_ptr<LlamaModel>> model = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  ASSERT_TRUE(model.ok()) << model.status();
-  std::ifstream in(kFixtures + "/training/" + model_name + "/loglikelihood.json");
+  std::unique_ptr<LlamaModel> model = LoadFixtureModel(model_name);
+  ASSERT_NE(model, nullptr);
+  std::ifstream in(FixturePath("training/" + model_name + "/loglikelihood.json"));
   ASSERT_TRUE(in);
   const nlohmann::json fixture = nlohmann::json::parse(in);
   const int64_t max_length = fixture["max_length"];
@@ -31,7 +29,7 @@ TEST_P(LoglikelihoodTest, MatchesLmEval) {
   for (const nlohmann::json& r : fixture["requests"]) {
     TokenRequest request{r["context_ids"].get<std::vector<int32_t>>(),
                          r["continuation_ids"].get<std::vector<int32_t>>()};
-    absl::StatusOr<LoglikelihoodResult> result = ScoreRequest(**model, request, max_length);
+    absl::StatusOr<LoglikelihoodResult> result = ScoreRequest(*model, request, max_length);
     ASSERT_TRUE(result.ok()) << result.status();
     const double want = r["logprob"];
     worst = std::max(worst, std::fabs(result->logprob - want));
@@ -40,7 +38,7 @@ TEST_P(LoglikelihoodTest, MatchesLmEval) {
   }
   const nlohmann::json& rolling = fixture["rolling"];
   absl::StatusOr<LoglikelihoodResult> total =
-      ScoreRolling(**model, rolling["token_ids"].get<std::vector<int32_t>>(),
+      ScoreRolling(*model, rolling["token_ids"].get<std::vector<int32_t>>(),
                    rolling["prefix_token_id"].get<int32_t>(), rolling["max_len"].get<int64_t>());
   ASSERT_TRUE(total.ok()) << total.status();
   EXPECT_NEAR(total->logprob, rolling["loglikelihood"].get<double>(), 1e-4);
@@ -52,12 +50,10 @@ TEST_P(LoglikelihoodTest, MatchesLmEval) {
 INSTANTIATE_TEST_SUITE_P(TinyModels, LoglikelihoodTest, ::testing::Values("tiny_llama", "tiny_qwen2"));
 
 TEST(LoglikelihoodTest, RejectsEmptyAndOverlongContinuations) {
-  absl::StatusOr<HfModel> hf = LoadHfModel(kFixtures + "/model_io/tiny_llama");
-  ASSERT_TRUE(hf.ok()) << hf.status();
-  absl::StatusOr<std::unique_ptr<LlamaModel>> model = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  ASSERT_TRUE(model.ok()) << model.status();
-  EXPECT_EQ(ScoreRequest(**model, {{1, 2}, {}}, 16).status().message(), "score: empty continuation");
-  EXPECT_EQ(ScoreRequest(**model, {{1}, {2, 3, 4}}, 2).status().message(),
+  std::unique_ptr<LlamaModel> model = LoadFixtureModel("tiny_llama");
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(ScoreRequest(*model, {{1, 2}, {}}, 16).status().message(), "score: empty continuation");
+  EXPECT_EQ(ScoreRequest(*model, {{1}, {2, 3, 4}}, 2).status().message(),
             "score: continuation of 3 tokens is longer than max_length 2");
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,39 +13,28 @@
 #include "model/peft_adapter.h"
 #include "model/safetensors.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/llama_fixtures.h"
 #include "worker/train/lr_schedule.h"
 
 namespace ftd {
 namespace {
 
-const std::string kFixtures = std::string(FTD_SOURCE_DIR) + "/tests/fixtures";
-
-std::vector<int32_t> Flatten(const nlohmann::json& rows) {
-  std::vector<int32_t> out;
-  for (const auto& row : rows) {
-    for (const auto& v : row) out.push_back(v.get<int32_t>());
-  }
-  return out;
-}
-
 class AdamWFiveStepsTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(AdamWFiveStepsTest, LoraMatchesPeftAndTorch) {
   const std::string name = GetParam();
-  const std::string dir = kFixtures + "/training/" + name;
-  absl::StatusOr<HfModel> hf = LoadHfModel(kFixtures + "/model_io/" + name);
-  ASSERT_TRUE(hf.ok()) << hf.status();
-  absl::StatusOr<std::unique_ptr<LlamaModel>> model = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  ASSERT_TRUE(model.ok()) << model.status();
+  const std::string dir = FixturePath("training/" + name);
+  std::unique_ptr<LlamaModel> model = LoadFixtureModel(name);
+  ASSERT_NE(model, nullptr);
   absl::StatusOr<LoraAdapter> adapter = ReadLoraAdapter(dir + "/lora_init");
   ASSERT_TRUE(adapter.ok()) << adapter.status();
-  ASSERT_TRUE((*model)->AttachLora(*adapter).ok());
-  absl::StatusOr<LlamaGradients> grads = (*model)->NewGradients(TrainMode::kLora);
+  ASSERT_TRUE(model->AttachLora(*adapter).ok());
+  absl::StatusOr<LlamaGradients> grads = model->NewGradients(TrainMode::kLora);
   ASSERT_TRUE(grads.ok()) << grads.status();
 
-  std::ifstream batch_in(dir + "/batch.json"), steps_in(dir + "/lora_5steps.json");
-  ASSERT_TRUE(batch_in && steps_in);
-  const nlohmann::json batch = nlohmann::json::parse(batch_in);
+  const TrainingBatch batch = ReadTrainingBatch(name);
+  std::ifstream steps_in(dir + "/lora_5steps.json");
+  ASSERT_TRUE(!batch.ids.empty() && steps_in);
   const nlohmann::json recorded = nlohmann::json::parse(steps_in);
   const nlohmann::json& opt = recorded["optimizer"];
   AdamWOptions options;
@@ -53,20 +43,18 @@ TEST_P(AdamWFiveStepsTest, LoraMatchesPeftAndTorch) {
   options.eps = opt["eps"];
   options.weight_decay = opt["weight_decay"];
   options.max_grad_norm = recorded["clipping"]["max_norm"];
-  absl::StatusOr<AdamWOptimizer> optimizer = AdamWOptimizer::Create(**model, *grads, options);
+  absl::StatusOr<AdamWOptimizer> optimizer = AdamWOptimizer::Create(*model, *grads, options);
   ASSERT_TRUE(optimizer.ok()) << optimizer.status();
   const LrScheduleConfig schedule{LrSchedule::kCosine, opt["lr"].get<double>(),
                                   recorded["schedule"]["num_warmup_steps"].get<int64_t>(),
                                   recorded["schedule"]["num_training_steps"].get<int64_t>()};
 
-  const std::vector<int32_t> ids = Flatten(batch["input_ids"]), labels = Flatten(batch["labels"]);
-  const int64_t B = batch["B"], T = batch["T"];
   for (int64_t step = 0; step < 5; ++step) {
     ASSERT_TRUE(grads->Zero().ok());
-    absl::StatusOr<float> loss = (*model)->ForwardBackward(ids, labels, B, T, &*grads);
+    absl::StatusOr<float> loss = model->ForwardBackward(batch.ids, batch.labels, batch.b, batch.t, &*grads);
     ASSERT_TRUE(loss.ok()) << loss.status();
     EXPECT_NEAR(*loss, recorded["losses"][step].get<double>(), 1e-4) << "step " << step;
-    absl::StatusOr<double> norm = optimizer->Step(**model, *grads, LearningRate(schedule, step));
+    absl::StatusOr<double> norm = optimizer->Step(*model, *grads, LearningRate(schedule, step));
     ASSERT_TRUE(norm.ok()) << norm.status();
     EXPECT_NEAR(*norm, recorded["grad_norms_pre_clip"][step].get<double>(), 1e-4) << "step " << step;
   }
@@ -75,7 +63,7 @@ TEST_P(AdamWFiveStepsTest, LoraMatchesPeftAndTorch) {
   ASSERT_TRUE(want.ok()) << want.status();
   double worst = 0;
   for (const std::string& tensor : (*want)->names()) {
-    absl::StatusOr<DeviceBuffer*> param = (*model)->Parameter(tensor);
+    absl::StatusOr<DeviceBuffer*> param = model->Parameter(tensor);
     ASSERT_TRUE(param.ok()) << param.status();
     std::vector<float> ours(static_cast<size_t>((*param)->size()));
     ASSERT_TRUE((*GetBackend("cpu"))->CopyToHost(ours.data(), (*param)->data(), (*param)->size() * 4).ok());

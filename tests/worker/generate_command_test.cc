@@ -7,17 +7,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "gtest/gtest.h"
-#include "model/hf_model.h"
 #include "model/llama/llama_model.h"
-#include "model/llama2c_import.h"
 #include "model/peft_adapter.h"
 #include "model/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/llama_fixtures.h"
 #include "tests/testing/temp_dir.h"
 #include "worker/worker_cli.h"
 
@@ -27,8 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-const std::string kFixtures = std::string(FTD_SOURCE_DIR) + "/tests/fixtures";
-const std::string kTinyLlama = kFixtures + "/model_io/tiny_llama";
+const std::string kTinyLlama = FixturePath("model_io/tiny_llama");
 const std::string kPrompt = "The quick brown fox";
 
 // RunGenerate with --json; the parsed object, or null (and a test failure) on error.
@@ -60,17 +60,16 @@ std::string TinyLlamaWith(const TempDir& tmp, const std::string& key, const json
 
 // The acceptance test of issue 4 (../shared/data/README.md): BOS + the dummy-prefix space, greedy.
 TEST(GenerateCommandTest, Stories260KContinuesLikeLlama2c) {
-  const std::string stories = std::string(FTD_SOURCE_DIR) + "/../shared/data/models/stories260K";
-  if (!std::ifstream(stories + "/stories260K.bin")) GTEST_SKIP() << stories << " is absent (shared data)";
   TempDir tmp("ftd_generate");
-  const std::string dir = tmp.file("stories260K");
-  ASSERT_TRUE(ImportLlama2c(stories + "/stories260K.bin", stories + "/tok512.bin", dir).ok());
-  const json result = GenerateJson(Greedy(dir, "Once upon a time", 64));
+  const absl::StatusOr<std::string> dir = ImportStories260K(tmp);
+  if (absl::IsNotFound(dir.status())) GTEST_SKIP() << dir.status().message();
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const json result = GenerateJson(Greedy(*dir, "Once upon a time", 64));
   const std::string text = result["text"].get<std::string>();
   EXPECT_EQ(text.rfind(", there was a little girl named Lily. She loved to play outside in the park.", 0), 0u)
       << text;
   EXPECT_EQ(result["prompt_tokens"].get<int64_t>(),
-            static_cast<int64_t>((*Tokenizer::FromDir(dir))->Encode("Once upon a time").size()));
+            static_cast<int64_t>((*Tokenizer::FromDir(*dir))->Encode("Once upon a time").size()));
   const std::string reason = result["stop_reason"].get<std::string>();
   EXPECT_TRUE(reason == "eos" || reason == "max_new_tokens") << reason;
   std::printf("stories260K: \"Once upon a time%s\" (%s)\n", text.c_str(), reason.c_str());
@@ -80,19 +79,17 @@ TEST(GenerateCommandTest, GreedyEqualsAnArgmaxLoopOverTheFullForward) {
   const json result = GenerateJson(Greedy(kTinyLlama, kPrompt, 12));
   const std::vector<int32_t> got = result["generated_ids"].get<std::vector<int32_t>>();
 
-  absl::StatusOr<HfModel> hf = LoadHfModel(kTinyLlama);
-  ASSERT_TRUE(hf.ok()) << hf.status();
-  absl::StatusOr<std::unique_ptr<LlamaModel>> model = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  ASSERT_TRUE(model.ok()) << model.status();
+  std::unique_ptr<LlamaModel> model = LoadFixtureModel("tiny_llama");
+  ASSERT_NE(model, nullptr);
   std::unique_ptr<Tokenizer> tokenizer = *Tokenizer::FromDir(kTinyLlama);
   std::vector<int32_t> ids = tokenizer->Encode(kPrompt);
   EXPECT_EQ(ids.front(), 0);  // bytebpe_small's post-processor adds <|begin_of_text|>.
   EXPECT_EQ(result["prompt_tokens"].get<size_t>(), ids.size());
   std::vector<int32_t> want;
-  const int64_t V = (*model)->config().vocab_size;
+  const int64_t V = model->config().vocab_size;
   while (want.size() < 12 && (want.empty() || want.back() != 1)) {  // 1: <|end_of_text|>, the config's EOS
     const int64_t T = static_cast<int64_t>(ids.size());
-    absl::StatusOr<std::vector<float>> logits = (*model)->Forward(ids, 1, T);
+    absl::StatusOr<std::vector<float>> logits = model->Forward(ids, 1, T);
     ASSERT_TRUE(logits.ok()) << logits.status();
     const float* last = logits->data() + (T - 1) * V;
     ids.push_back(static_cast<int32_t>(std::max_element(last, last + V) - last));
@@ -112,10 +109,10 @@ TEST(GenerateCommandTest, GreedyEqualsAnArgmaxLoopOverTheFullForward) {
 TEST(GenerateCommandTest, AdapterGeneratesWhatTheMergedModelDoes) {
   TempDir tmp("ftd_generate");
   const std::string merged = tmp.file("merged");
-  ASSERT_TRUE(MergeLoraAdapter(kTinyLlama, kFixtures + "/model_io/lora_adapter", merged).ok());
+  ASSERT_TRUE(MergeLoraAdapter(kTinyLlama, FixturePath("model_io/lora_adapter"), merged).ok());
   GenerateOptions options = Greedy(kTinyLlama, kPrompt, 10);
   const json base = GenerateJson(options);
-  options.adapter_dir = kFixtures + "/model_io/lora_adapter";
+  options.adapter_dir = FixturePath("model_io/lora_adapter");
   const json adapted = GenerateJson(options);
   const json from_merged = GenerateJson(Greedy(merged, kPrompt, 10));
   EXPECT_EQ(adapted["generated_ids"], from_merged["generated_ids"]);

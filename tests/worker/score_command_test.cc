@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,15 +14,14 @@
 #include "gtest/gtest.h"
 #include "model/peft_adapter.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/llama_fixtures.h"
 #include "tests/testing/temp_dir.h"
 
 namespace ftd {
 namespace {
 
-const std::string kFixtures = std::string(FTD_SOURCE_DIR) + "/tests/fixtures";
-
 TEST(ScoreCommandTest, ScoresRequestsLikeLmEvalAndFailsBadLinesAlone) {
-  std::ifstream in(kFixtures + "/eval/requests_tiny_llama.json");
+  std::ifstream in(FixturePath("eval/requests_tiny_llama.json"));
   ASSERT_TRUE(in);
   const nlohmann::json fixture = nlohmann::json::parse(in);
   TempDir tmp("ftd_score");
@@ -34,7 +34,7 @@ TEST(ScoreCommandTest, ScoresRequestsLikeLmEvalAndFailsBadLinesAlone) {
     out << R"({"context": "x", "answer": "y"})" << "\n";
     out << nlohmann::json{{"text", fixture["rolling"]["text"]}}.dump() << "\n";
   }
-  ScoreOptions options{kFixtures + "/model_io/tiny_llama", "", requests, 64};
+  ScoreOptions options{FixturePath("model_io/tiny_llama"), "", requests, 64};
   std::ostringstream out;
   absl::Status status = RunScore(options, out);
   EXPECT_EQ(status.message(),
@@ -43,16 +43,14 @@ TEST(ScoreCommandTest, ScoresRequestsLikeLmEvalAndFailsBadLinesAlone) {
 
   const std::vector<std::string> lines = absl::StrSplit(out.str(), '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), fixture["requests"].size() + 2);
-  absl::StatusOr<HfModel> hf = LoadHfModel(options.model_dir);
-  ASSERT_TRUE(hf.ok()) << hf.status();
-  absl::StatusOr<std::unique_ptr<LlamaModel>> model = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  ASSERT_TRUE(model.ok()) << model.status();
+  std::unique_ptr<LlamaModel> model = LoadCpuModel(options.model_dir);
+  ASSERT_NE(model, nullptr);
   for (size_t i = 0; i < fixture["requests"].size(); ++i) {
     const nlohmann::json& r = fixture["requests"][i];
     const nlohmann::json got = nlohmann::json::parse(lines[i]);
     ASSERT_TRUE(got.contains("logprob")) << lines[i];
     TokenRequest ids{r["context_ids"].get<std::vector<int32_t>>(), r["continuation_ids"].get<std::vector<int32_t>>()};
-    absl::StatusOr<LoglikelihoodResult> want = ScoreRequest(**model, ids, 64);
+    absl::StatusOr<LoglikelihoodResult> want = ScoreRequest(*model, ids, 64);
     ASSERT_TRUE(want.ok()) << want.status();
     EXPECT_DOUBLE_EQ(got["logprob"].get<double>(), want->logprob) << r["context"];
     EXPECT_EQ(got["tokens"].get<int64_t>(), static_cast<int64_t>(ids.continuation.size())) << r["context"];
@@ -71,14 +69,14 @@ TEST(ScoreCommandTest, AdapterScoresEqualTheMergedModel) {
   std::ofstream(requests) << R"({"context": "The capital of France is", "continuation": " Paris"})" << "\n"
                           << R"({"text": "It was the best of times."})" << "\n";
   const std::string merged = tmp.file("merged");
-  ASSERT_TRUE(MergeLoraAdapter(kFixtures + "/model_io/tiny_llama", kFixtures + "/model_io/lora_adapter", merged).ok());
+  ASSERT_TRUE(MergeLoraAdapter(FixturePath("model_io/tiny_llama"), FixturePath("model_io/lora_adapter"), merged).ok());
   std::ostringstream with_adapter, with_merged, base;
-  ScoreOptions options{kFixtures + "/model_io/tiny_llama", kFixtures + "/model_io/lora_adapter", requests, 64};
+  ScoreOptions options{FixturePath("model_io/tiny_llama"), FixturePath("model_io/lora_adapter"), requests, 64};
   ASSERT_TRUE(RunScore(options, with_adapter).ok());
   options.model_dir = merged;
   options.adapter_dir = "";
   ASSERT_TRUE(RunScore(options, with_merged).ok());
-  options.model_dir = kFixtures + "/model_io/tiny_llama";
+  options.model_dir = FixturePath("model_io/tiny_llama");
   ASSERT_TRUE(RunScore(options, base).ok());
   const std::vector<std::string> a = absl::StrSplit(with_adapter.str(), '\n', absl::SkipEmpty());
   const std::vector<std::string> m = absl::StrSplit(with_merged.str(), '\n', absl::SkipEmpty());

@@ -15,45 +15,16 @@
 #include "model/peft_adapter.h"
 #include "model/safetensors.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/llama_fixtures.h"
 #include "tests/testing/temp_dir.h"
 
 namespace ftd {
 namespace {
 
-const std::string kFixtures = std::string(FTD_SOURCE_DIR) + "/tests/fixtures";
-
-struct Batch {
-  int64_t b = 0, t = 0;
-  std::vector<int32_t> ids, labels;
-};
-
 nlohmann::json ReadJson(const std::string& path) {
   std::ifstream in(path);
   EXPECT_TRUE(in) << path;
   return nlohmann::json::parse(in);
-}
-
-Batch ReadBatch(const std::string& model) {
-  const nlohmann::json j = ReadJson(kFixtures + "/training/" + model + "/batch.json");
-  Batch batch;
-  batch.b = j["B"];
-  batch.t = j["T"];
-  for (const auto& row : j["input_ids"]) {
-    for (const auto& id : row) batch.ids.push_back(id.get<int32_t>());
-  }
-  for (const auto& row : j["labels"]) {
-    for (const auto& id : row) batch.labels.push_back(id.get<int32_t>());
-  }
-  return batch;
-}
-
-std::unique_ptr<LlamaModel> LoadModel(const std::string& model) {
-  absl::StatusOr<HfModel> hf = LoadHfModel(kFixtures + "/model_io/" + model);
-  EXPECT_TRUE(hf.ok()) << hf.status();
-  if (!hf.ok()) return nullptr;
-  absl::StatusOr<std::unique_ptr<LlamaModel>> llama = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  EXPECT_TRUE(llama.ok()) << llama.status();
-  return llama.ok() ? std::move(*llama) : nullptr;
 }
 
 // Compares every tensor of `ref_path` with the gradient of the same name; returns the worst relative error.
@@ -94,15 +65,15 @@ class LlamaBackwardTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LlamaBackwardTest, LoraGradientsMatchPeft) {
   const std::string model = GetParam();
-  const std::string dir = kFixtures + "/training/" + model;
-  std::unique_ptr<LlamaModel> llama = LoadModel(model);
+  const std::string dir = FixturePath("training/" + model);
+  std::unique_ptr<LlamaModel> llama = LoadFixtureModel(model);
   ASSERT_NE(llama, nullptr);
   absl::StatusOr<LoraAdapter> adapter = ReadLoraAdapter(dir + "/lora_init");
   ASSERT_TRUE(adapter.ok()) << adapter.status();
   ASSERT_TRUE(llama->AttachLora(*adapter).ok());
   absl::StatusOr<LlamaGradients> grads = llama->NewGradients(TrainMode::kLora);
   ASSERT_TRUE(grads.ok()) << grads.status();
-  const Batch batch = ReadBatch(model);
+  const TrainingBatch batch = ReadTrainingBatch(model);
   absl::StatusOr<float> loss = llama->ForwardBackward(batch.ids, batch.labels, batch.b, batch.t, &*grads);
   ASSERT_TRUE(loss.ok()) << loss.status();
   const double ref_loss = ReadJson(dir + "/lora_loss.json")["loss"];
@@ -113,12 +84,12 @@ TEST_P(LlamaBackwardTest, LoraGradientsMatchPeft) {
 
 TEST_P(LlamaBackwardTest, FullGradientsMatchTorch) {
   const std::string model = GetParam();
-  const std::string dir = kFixtures + "/training/" + model;
-  std::unique_ptr<LlamaModel> llama = LoadModel(model);
+  const std::string dir = FixturePath("training/" + model);
+  std::unique_ptr<LlamaModel> llama = LoadFixtureModel(model);
   ASSERT_NE(llama, nullptr);
   absl::StatusOr<LlamaGradients> grads = llama->NewGradients(TrainMode::kFull);
   ASSERT_TRUE(grads.ok()) << grads.status();
-  const Batch batch = ReadBatch(model);
+  const TrainingBatch batch = ReadTrainingBatch(model);
   absl::StatusOr<float> loss = llama->ForwardBackward(batch.ids, batch.labels, batch.b, batch.t, &*grads);
   ASSERT_TRUE(loss.ok()) << loss.status();
   const double ref_loss = ReadJson(dir + "/full_loss.json")["loss"];
@@ -130,11 +101,11 @@ TEST_P(LlamaBackwardTest, FullGradientsMatchTorch) {
 // Parameter gradients accumulate over micro-batches: two steps on the same batch give twice one step's.
 TEST_P(LlamaBackwardTest, GradientsAccumulateAcrossSteps) {
   const std::string model = GetParam();
-  std::unique_ptr<LlamaModel> llama = LoadModel(model);
+  std::unique_ptr<LlamaModel> llama = LoadFixtureModel(model);
   ASSERT_NE(llama, nullptr);
   absl::StatusOr<LlamaGradients> grads = llama->NewGradients(TrainMode::kFull);
   ASSERT_TRUE(grads.ok()) << grads.status();
-  const Batch batch = ReadBatch(model);
+  const TrainingBatch batch = ReadTrainingBatch(model);
   ASSERT_TRUE(llama->ForwardBackward(batch.ids, batch.labels, batch.b, batch.t, &*grads).ok());
   const std::vector<float> once = *grads->ToHost("model.norm.weight");
   ASSERT_TRUE(llama->ForwardBackward(batch.ids, batch.labels, batch.b, batch.t, &*grads).ok());
@@ -151,27 +122,25 @@ INSTANTIATE_TEST_SUITE_P(TinyModels, LlamaBackwardTest, ::testing::Values("tiny_
 // checks that a frozen adapter still passes its input gradient. tiny_llama only: it is fp32, so the merge
 // does not round.
 TEST(LlamaBackwardTest, FrozenAdapterGradientsEqualTheMergedModels) {
-  const std::string base_dir = kFixtures + "/model_io/tiny_llama";
-  const std::string adapter_dir = kFixtures + "/training/tiny_llama/lora_init";
+  const std::string base_dir = FixturePath("model_io/tiny_llama");
+  const std::string adapter_dir = FixturePath("training/tiny_llama/lora_init");
   TempDir tmp("ftd_llama_backward");
   const std::string merged_dir = tmp.file("merged");
   ASSERT_TRUE(MergeLoraAdapter(base_dir, adapter_dir, merged_dir).ok());
-  absl::StatusOr<HfModel> merged_hf = LoadHfModel(merged_dir);
-  ASSERT_TRUE(merged_hf.ok()) << merged_hf.status();
-  absl::StatusOr<std::unique_ptr<LlamaModel>> merged = LlamaModel::Load(*merged_hf, *GetBackend("cpu"));
-  ASSERT_TRUE(merged.ok()) << merged.status();
-  std::unique_ptr<LlamaModel> adapted = LoadModel("tiny_llama");
+  std::unique_ptr<LlamaModel> merged = LoadCpuModel(merged_dir);
+  ASSERT_NE(merged, nullptr);
+  std::unique_ptr<LlamaModel> adapted = LoadFixtureModel("tiny_llama");
   ASSERT_NE(adapted, nullptr);
   absl::StatusOr<LoraAdapter> adapter = ReadLoraAdapter(adapter_dir);
   ASSERT_TRUE(adapter.ok()) << adapter.status();
   ASSERT_TRUE(adapted->AttachLora(*adapter).ok());
 
-  const Batch batch = ReadBatch("tiny_llama");
+  const TrainingBatch batch = ReadTrainingBatch("tiny_llama");
   absl::StatusOr<LlamaGradients> ours = adapted->NewGradients(TrainMode::kFull);
-  absl::StatusOr<LlamaGradients> ref = (*merged)->NewGradients(TrainMode::kFull);
+  absl::StatusOr<LlamaGradients> ref = merged->NewGradients(TrainMode::kFull);
   ASSERT_TRUE(ours.ok() && ref.ok());
   absl::StatusOr<float> loss = adapted->ForwardBackward(batch.ids, batch.labels, batch.b, batch.t, &*ours);
-  absl::StatusOr<float> ref_loss = (*merged)->ForwardBackward(batch.ids, batch.labels, batch.b, batch.t, &*ref);
+  absl::StatusOr<float> ref_loss = merged->ForwardBackward(batch.ids, batch.labels, batch.b, batch.t, &*ref);
   ASSERT_TRUE(loss.ok() && ref_loss.ok());
   EXPECT_NEAR(*loss, *ref_loss, 1e-5);
   double worst = 0;
@@ -191,7 +160,7 @@ TEST(LlamaBackwardTest, FrozenAdapterGradientsEqualTheMergedModels) {
 }
 
 TEST(LlamaBackwardTest, RejectsBadInputs) {
-  std::unique_ptr<LlamaModel> llama = LoadModel("tiny_llama");
+  std::unique_ptr<LlamaModel> llama = LoadFixtureModel("tiny_llama");
   ASSERT_NE(llama, nullptr);
   EXPECT_EQ(llama->NewGradients(TrainMode::kLora).status().code(), absl::StatusCode::kFailedPrecondition);
   absl::StatusOr<LlamaGradients> grads = llama->NewGradients(TrainMode::kFull);

@@ -11,35 +11,13 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "model/hf_model.h"
 #include "model/llama/llama_model.h"
 #include "model/peft_adapter.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/llama_fixtures.h"
 
 namespace ftd {
 namespace {
-
-const std::string kFixtures = std::string(FTD_SOURCE_DIR) + "/tests/fixtures";
-
-std::unique_ptr<LlamaModel> LoadTiny(const std::string& name) {
-  absl::StatusOr<HfModel> hf = LoadHfModel(kFixtures + "/model_io/" + name);
-  EXPECT_TRUE(hf.ok()) << hf.status();
-  if (!hf.ok()) return nullptr;
-  absl::StatusOr<std::unique_ptr<LlamaModel>> model = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  EXPECT_TRUE(model.ok()) << model.status();
-  return model.ok() ? std::move(*model) : nullptr;
-}
-
-// Both rows of gen_training.py's batch, one after the other: 24 tokens.
-std::vector<int32_t> BatchIds(const std::string& name) {
-  std::ifstream in(kFixtures + "/training/" + name + "/batch.json");
-  const nlohmann::json batch = nlohmann::json::parse(in);
-  std::vector<int32_t> ids;
-  for (const auto& row : batch["input_ids"]) {
-    for (const auto& id : row) ids.push_back(id.get<int32_t>());
-  }
-  return ids;
-}
 
 double MaxAbsDiff(const float* a, const float* b, int64_t n) {
   double m = 0.0;
@@ -54,19 +32,19 @@ class LlamaDecodeTest : public ::testing::TestWithParam<DecodeParam> {};
 
 TEST_P(LlamaDecodeTest, EveryStepMatchesTheFullForward) {
   const auto& [name, with_lora, chunks] = GetParam();
-  std::unique_ptr<LlamaModel> model = LoadTiny(name);
+  std::unique_ptr<LlamaModel> model = LoadFixtureModel(name);
   ASSERT_NE(model, nullptr);
   if (with_lora) {
-    absl::StatusOr<LoraAdapter> adapter = ReadLoraAdapter(kFixtures + "/training/" + name + "/lora_init");
+    absl::StatusOr<LoraAdapter> adapter = ReadLoraAdapter(FixturePath("training/" + name + "/lora_init"));
     ASSERT_TRUE(adapter.ok()) << adapter.status();
     ASSERT_TRUE(model->AttachLora(*adapter).ok());
   }
-  const std::vector<int32_t> ids = BatchIds(name);
+  const std::vector<int32_t> ids = ReadTrainingBatch(name).ids;  // Both rows, one after the other: 24 tokens.
   const int64_t T = static_cast<int64_t>(ids.size()), V = model->config().vocab_size;
   absl::StatusOr<std::vector<float>> full = model->Forward(ids, 1, T);
   ASSERT_TRUE(full.ok()) << full.status();
   if (with_lora) {  // The adapter must matter, or this case would test nothing beyond the base model.
-    absl::StatusOr<std::vector<float>> base = LoadTiny(name)->Forward(ids, 1, T);
+    absl::StatusOr<std::vector<float>> base = LoadFixtureModel(name)->Forward(ids, 1, T);
     ASSERT_TRUE(base.ok()) << base.status();
     EXPECT_GT(MaxAbsDiff(base->data(), full->data(), T * V), 1e-3);
   }
@@ -103,10 +81,10 @@ INSTANTIATE_TEST_SUITE_P(
 
 // transformers' model.generate(greedy, KV cache on) on tiny_llama (fixtures/training/tiny_llama/greedy.json).
 TEST(LlamaDecodeGreedyTest, MatchesTransformersGenerate) {
-  std::ifstream in(kFixtures + "/training/tiny_llama/greedy.json");
+  std::ifstream in(FixturePath("training/tiny_llama/greedy.json"));
   ASSERT_TRUE(in);
   const nlohmann::json ref = nlohmann::json::parse(in);
-  std::unique_ptr<LlamaModel> model = LoadTiny("tiny_llama");
+  std::unique_ptr<LlamaModel> model = LoadFixtureModel("tiny_llama");
   ASSERT_NE(model, nullptr);
   const std::vector<int32_t> prompt = ref["prompt_ids"].get<std::vector<int32_t>>();
   const std::vector<int32_t> want = ref["new_ids"].get<std::vector<int32_t>>();
@@ -123,7 +101,7 @@ TEST(LlamaDecodeGreedyTest, MatchesTransformersGenerate) {
 }
 
 TEST(LlamaDecodeErrorsTest, ClearStatusesAndTheCacheStaysUsable) {
-  std::unique_ptr<LlamaModel> model = LoadTiny("tiny_llama");
+  std::unique_ptr<LlamaModel> model = LoadFixtureModel("tiny_llama");
   ASSERT_NE(model, nullptr);
   EXPECT_EQ(model->NewKvCache(257).status().message(),
             "KV cache max_len 257 outside [1, 256] (max_position_embeddings)");
@@ -142,7 +120,7 @@ TEST(LlamaDecodeErrorsTest, ClearStatusesAndTheCacheStaysUsable) {
   ASSERT_TRUE(model->Decode(&*cache, {6}).ok());
   EXPECT_EQ(cache->length(), 4);
 
-  std::unique_ptr<LlamaModel> other = LoadTiny("tiny_llama");
+  std::unique_ptr<LlamaModel> other = LoadFixtureModel("tiny_llama");
   ASSERT_NE(other, nullptr);
   cache->Clear();
   EXPECT_EQ(other->Decode(&*cache, {3}).status().code(), absl::StatusCode::kFailedPrecondition);
@@ -151,7 +129,7 @@ TEST(LlamaDecodeErrorsTest, ClearStatusesAndTheCacheStaysUsable) {
 
 // After Clear the same cache decodes a new sequence exactly as a fresh one would.
 TEST(LlamaDecodeErrorsTest, ClearStartsANewSequence) {
-  std::unique_ptr<LlamaModel> model = LoadTiny("tiny_qwen2");
+  std::unique_ptr<LlamaModel> model = LoadFixtureModel("tiny_qwen2");
   ASSERT_NE(model, nullptr);
   absl::StatusOr<LlamaKvCache> used = model->NewKvCache(8);
   absl::StatusOr<LlamaKvCache> fresh = model->NewKvCache(8);

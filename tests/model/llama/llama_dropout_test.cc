@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -15,48 +14,23 @@
 #include "gtest/gtest.h"
 #include "model/llama/llama_model.h"
 #include "model/peft_adapter.h"
-#include "nlohmann/json.hpp"
+#include "tests/testing/llama_fixtures.h"
 
 namespace ftd {
 namespace {
 
-const std::string kDir = std::string(FTD_SOURCE_DIR) + "/tests/fixtures/training/tiny_llama";
-
-struct Batch {
-  int64_t b = 0, t = 0;
-  std::vector<int32_t> ids, labels;
-};
-
-Batch ReadBatch() {
-  std::ifstream in(kDir + "/batch.json");
-  EXPECT_TRUE(in);
-  const nlohmann::json j = nlohmann::json::parse(in);
-  Batch batch;
-  batch.b = j["B"];
-  batch.t = j["T"];
-  for (const auto& row : j["input_ids"]) {
-    for (const auto& id : row) batch.ids.push_back(id.get<int32_t>());
-  }
-  for (const auto& row : j["labels"]) {
-    for (const auto& id : row) batch.labels.push_back(id.get<int32_t>());
-  }
-  return batch;
-}
+const std::string kDir = FixturePath("training/tiny_llama");
 
 // tiny_llama with its fixture adapter attached at lora_dropout = p.
 std::unique_ptr<LlamaModel> ModelWithDropout(double p) {
-  absl::StatusOr<HfModel> hf = LoadHfModel(std::string(FTD_SOURCE_DIR) + "/tests/fixtures/model_io/tiny_llama");
-  EXPECT_TRUE(hf.ok()) << hf.status();
-  if (!hf.ok()) return nullptr;
-  absl::StatusOr<std::unique_ptr<LlamaModel>> llama = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  EXPECT_TRUE(llama.ok()) << llama.status();
+  std::unique_ptr<LlamaModel> llama = LoadFixtureModel("tiny_llama");
   absl::StatusOr<LoraAdapter> adapter = ReadLoraAdapter(kDir + "/lora_init");
   EXPECT_TRUE(adapter.ok()) << adapter.status();
-  if (!llama.ok() || !adapter.ok()) return nullptr;
+  if (llama == nullptr || !adapter.ok()) return nullptr;
   adapter->config.lora_dropout = p;
-  const absl::Status attached = (*llama)->AttachLora(*adapter);
+  const absl::Status attached = llama->AttachLora(*adapter);
   EXPECT_TRUE(attached.ok()) << attached;
-  return attached.ok() ? std::move(*llama) : nullptr;
+  return attached.ok() ? std::move(llama) : nullptr;
 }
 
 // One training step's loss and every gradient (by name, sorted), from fresh zeroed gradients.
@@ -65,7 +39,7 @@ struct Step {
   std::vector<std::vector<float>> grads;
 };
 
-Step RunStep(LlamaModel& llama, const Batch& batch, TrainMode mode) {
+Step RunStep(LlamaModel& llama, const TrainingBatch& batch, TrainMode mode) {
   Step step;
   absl::StatusOr<LlamaGradients> grads = llama.NewGradients(mode);
   EXPECT_TRUE(grads.ok()) << grads.status();
@@ -78,7 +52,7 @@ Step RunStep(LlamaModel& llama, const Batch& batch, TrainMode mode) {
 }
 
 TEST(LlamaDropoutTest, ForwardIsEvaluationAndNeverDrops) {
-  const Batch batch = ReadBatch();
+  const TrainingBatch batch = ReadTrainingBatch("tiny_llama");
   std::unique_ptr<LlamaModel> dropped = ModelWithDropout(0.5);
   std::unique_ptr<LlamaModel> plain = ModelWithDropout(0.0);
   ASSERT_NE(dropped, nullptr);
@@ -92,7 +66,7 @@ TEST(LlamaDropoutTest, ForwardIsEvaluationAndNeverDrops) {
 }
 
 TEST(LlamaDropoutTest, TheSeedReproducesARunAndEachStepDrawsNewMasks) {
-  const Batch batch = ReadBatch();
+  const TrainingBatch batch = ReadTrainingBatch("tiny_llama");
   std::unique_ptr<LlamaModel> a = ModelWithDropout(0.1);
   std::unique_ptr<LlamaModel> b = ModelWithDropout(0.1);
   ASSERT_NE(a, nullptr);
@@ -121,7 +95,7 @@ TEST(LlamaDropoutTest, TheSeedReproducesARunAndEachStepDrawsNewMasks) {
 }
 
 TEST(LlamaDropoutTest, DropoutChangesTheLossAndZeroDropoutIgnoresTheSeed) {
-  const Batch batch = ReadBatch();
+  const TrainingBatch batch = ReadTrainingBatch("tiny_llama");
   std::unique_ptr<LlamaModel> dropped = ModelWithDropout(0.3);
   std::unique_ptr<LlamaModel> plain = ModelWithDropout(0.0);
   ASSERT_NE(dropped, nullptr);
@@ -139,7 +113,7 @@ TEST(LlamaDropoutTest, DropoutChangesTheLossAndZeroDropoutIgnoresTheSeed) {
 double Ulp(float x) { return std::nextafter(std::fabs(x), INFINITY) - std::fabs(x); }
 
 // The loss with coordinate `index` of parameter `name` set to `value`, under the masks of {seed, step 0}.
-float LossAt(LlamaModel& llama, const Batch& batch, const std::string& name, int64_t index, float value,
+float LossAt(LlamaModel& llama, const TrainingBatch& batch, const std::string& name, int64_t index, float value,
              uint64_t seed) {
   DeviceBuffer* param = *llama.Parameter(name);
   Backend* be = llama.backend();
@@ -159,7 +133,7 @@ float LossAt(LlamaModel& llama, const Batch& batch, const std::string& name, int
 // adds up to ulp(L+) + ulp(L-) over 2h to the difference (~5e-4 for h = 1e-3). The tolerance is 2e-2 relative
 // plus that rounding bound, on coordinates with gradients of at least 1e-2: a missing mask, a missing 1/(1-p)
 // (x1.43 at p = 0.3) or a mask differing between forward and backward is off by far more.
-void ExpectGradientsMatchDifferences(LlamaModel& llama, const Batch& batch, TrainMode mode,
+void ExpectGradientsMatchDifferences(LlamaModel& llama, const TrainingBatch& batch, TrainMode mode,
                                      const std::vector<std::string>& names, uint64_t seed) {
   llama.SetLoraDropoutRng({.seed = seed, .step = 0});
   absl::StatusOr<LlamaGradients> grads = llama.NewGradients(mode);
@@ -201,7 +175,7 @@ void ExpectGradientsMatchDifferences(LlamaModel& llama, const Batch& batch, Trai
 }
 
 TEST(LlamaDropoutTest, LoraGradientsAreThoseOfTheDroppedOutLoss) {
-  const Batch batch = ReadBatch();
+  const TrainingBatch batch = ReadTrainingBatch("tiny_llama");
   std::unique_ptr<LlamaModel> llama = ModelWithDropout(0.3);
   ASSERT_NE(llama, nullptr);
   // q (shares its input with k and v, each with its own mask), o (attention output), down (MLP activation).
@@ -216,7 +190,7 @@ TEST(LlamaDropoutTest, LoraGradientsAreThoseOfTheDroppedOutLoss) {
 // Full fine-tuning with the adapter attached (frozen) under dropout: the base weights' gradients pass through
 // the adapter's masked input gradient.
 TEST(LlamaDropoutTest, FrozenAdapterPassesTheMaskedInputGradient) {
-  const Batch batch = ReadBatch();
+  const TrainingBatch batch = ReadTrainingBatch("tiny_llama");
   std::unique_ptr<LlamaModel> llama = ModelWithDropout(0.3);
   ASSERT_NE(llama, nullptr);
   ExpectGradientsMatchDifferences(*llama, batch, TrainMode::kFull,
@@ -224,24 +198,22 @@ TEST(LlamaDropoutTest, FrozenAdapterPassesTheMaskedInputGradient) {
 }
 
 TEST(LlamaDropoutTest, AttachLoraAcceptsDropoutInZeroToOneOnly) {
-  absl::StatusOr<HfModel> hf = LoadHfModel(std::string(FTD_SOURCE_DIR) + "/tests/fixtures/model_io/tiny_llama");
-  ASSERT_TRUE(hf.ok()) << hf.status();
-  absl::StatusOr<std::unique_ptr<LlamaModel>> llama = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  ASSERT_TRUE(llama.ok()) << llama.status();
+  std::unique_ptr<LlamaModel> llama = LoadFixtureModel("tiny_llama");
+  ASSERT_NE(llama, nullptr);
   absl::StatusOr<LoraAdapter> adapter = ReadLoraAdapter(kDir + "/lora_init");
   ASSERT_TRUE(adapter.ok()) << adapter.status();
   for (double p : {1.0, -0.1, 1.5, 0.999999999}) {
     adapter->config.lora_dropout = p;
-    const absl::Status s = (*llama)->AttachLora(*adapter);
+    const absl::Status s = llama->AttachLora(*adapter);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << p;
     EXPECT_NE(s.message().find("LoRA dropout"), std::string::npos) << s;
   }
-  EXPECT_FALSE((*llama)->has_lora()) << "a refused adapter is not attached";
+  EXPECT_FALSE(llama->has_lora()) << "a refused adapter is not attached";
   adapter->config.lora_dropout = 1.5;
-  EXPECT_EQ((*llama)->AttachLora(*adapter).message(), "LoRA dropout 1.5 outside [0, 1)");
+  EXPECT_EQ(llama->AttachLora(*adapter).message(), "LoRA dropout 1.5 outside [0, 1)");
   for (double p : {0.0, 0.05, 0.999}) {
     adapter->config.lora_dropout = p;
-    EXPECT_TRUE((*llama)->AttachLora(*adapter).ok()) << p;
+    EXPECT_TRUE(llama->AttachLora(*adapter).ok()) << p;
   }
 }
 

@@ -6,46 +6,34 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "gtest/gtest.h"
-#include "model/llama2c_import.h"
 #include "model/safetensors.h"
 #include "model/tokenizer/tokenizer.h"
+#include "tests/testing/llama_fixtures.h"
 #include "tests/testing/temp_dir.h"
-#include "nlohmann/json.hpp"
 
 namespace ftd {
 namespace {
-
-const std::string kFixtures = std::string(FTD_SOURCE_DIR) + "/tests/fixtures";
 
 class LlamaForwardTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LlamaForwardTest, LogitsMatchTransformers) {
   const std::string model = GetParam();
-  absl::StatusOr<HfModel> hf = LoadHfModel(kFixtures + "/model_io/" + model);
-  ASSERT_TRUE(hf.ok()) << hf.status();
-  absl::StatusOr<Backend*> cpu = GetBackend("cpu");
-  ASSERT_TRUE(cpu.ok()) << cpu.status();
-  absl::StatusOr<std::unique_ptr<LlamaModel>> llama = LlamaModel::Load(*hf, *cpu);
-  ASSERT_TRUE(llama.ok()) << llama.status();
+  std::unique_ptr<LlamaModel> llama = LoadFixtureModel(model);
+  ASSERT_NE(llama, nullptr);
 
-  std::ifstream in(kFixtures + "/training/" + model + "/batch.json");
-  ASSERT_TRUE(in);
-  const nlohmann::json batch = nlohmann::json::parse(in);
-  const int64_t B = batch["B"], T = batch["T"];
-  std::vector<int32_t> ids;
-  for (const auto& row : batch["input_ids"]) {
-    for (const auto& id : row) ids.push_back(id.get<int32_t>());
-  }
-  absl::StatusOr<std::vector<float>> logits = (*llama)->Forward(ids, B, T);
+  const TrainingBatch batch = ReadTrainingBatch(model);
+  ASSERT_FALSE(batch.ids.empty());
+  absl::StatusOr<std::vector<float>> logits = llama->Forward(batch.ids, batch.b, batch.t);
   ASSERT_TRUE(logits.ok()) << logits.status();
 
   absl::StatusOr<std::unique_ptr<SafetensorsFile>> ref_file =
-      SafetensorsFile::Open(kFixtures + "/training/" + model + "/logits.safetensors");
+      SafetensorsFile::Open(FixturePath("training/" + model + "/logits.safetensors"));
   ASSERT_TRUE(ref_file.ok()) << ref_file.status();
   absl::StatusOr<TensorView> ref_view = (*ref_file)->Get("logits");
   ASSERT_TRUE(ref_view.ok()) << ref_view.status();
@@ -65,58 +53,51 @@ TEST_P(LlamaForwardTest, LogitsMatchTransformers) {
 INSTANTIATE_TEST_SUITE_P(TinyModels, LlamaForwardTest, ::testing::Values("tiny_llama", "tiny_qwen2"));
 
 TEST(LlamaForwardTest, RejectsAMismatchedBatch) {
-  absl::StatusOr<HfModel> hf = LoadHfModel(kFixtures + "/model_io/tiny_llama");
-  ASSERT_TRUE(hf.ok()) << hf.status();
-  absl::StatusOr<std::unique_ptr<LlamaModel>> llama = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  ASSERT_TRUE(llama.ok()) << llama.status();
-  EXPECT_EQ((*llama)->Forward({1, 2, 3}, 2, 2).status().message(), "forward: 3 ids for batch 2 x seq 2");
+  std::unique_ptr<LlamaModel> llama = LoadFixtureModel("tiny_llama");
+  ASSERT_NE(llama, nullptr);
+  EXPECT_EQ(llama->Forward({1, 2, 3}, 2, 2).status().message(), "forward: 3 ids for batch 2 x seq 2");
 }
 
 TEST(LlamaForwardTest, SmallerShapesReuseTheLargerPlanExactly) {
   // Activations are planned for the largest shape seen; a smaller batch or sequence then runs in those buffers and
   // must give bit-identical logits to a model that only ever saw the small shape.
-  absl::StatusOr<HfModel> hf = LoadHfModel(kFixtures + "/model_io/tiny_llama");
-  ASSERT_TRUE(hf.ok()) << hf.status();
-  absl::StatusOr<std::unique_ptr<LlamaModel>> grown = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  absl::StatusOr<std::unique_ptr<LlamaModel>> fresh = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  ASSERT_TRUE(grown.ok() && fresh.ok());
+  std::unique_ptr<LlamaModel> grown = LoadFixtureModel("tiny_llama");
+  std::unique_ptr<LlamaModel> fresh = LoadFixtureModel("tiny_llama");
+  ASSERT_TRUE(grown != nullptr && fresh != nullptr);
   std::vector<int32_t> big(3 * 9);
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<int32_t>((7 * i + 3) % 50);
-  ASSERT_TRUE((*grown)->Forward(big, 3, 9).ok());
+  ASSERT_TRUE(grown->Forward(big, 3, 9).ok());
   const std::vector<int32_t> small = {5, 9, 2, 11, 4, 8, 1, 3, 6, 7};  // (2, 5)
-  absl::StatusOr<std::vector<float>> a = (*grown)->Forward(small, 2, 5);
-  absl::StatusOr<std::vector<float>> b = (*fresh)->Forward(small, 2, 5);
+  absl::StatusOr<std::vector<float>> a = grown->Forward(small, 2, 5);
+  absl::StatusOr<std::vector<float>> b = fresh->Forward(small, 2, 5);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(*a, *b);
   // And a longer sequence with a smaller batch grows the plan again.
   std::vector<int32_t> longer(12);
   for (size_t i = 0; i < longer.size(); ++i) longer[i] = static_cast<int32_t>(i + 1);
-  EXPECT_EQ(*(*grown)->Forward(longer, 1, 12), *(*fresh)->Forward(longer, 1, 12));
+  EXPECT_EQ(*grown->Forward(longer, 1, 12), *fresh->Forward(longer, 1, 12));
 }
 
 // The real pretrained stories260K, imported from llama2.c: greedy decoding from BOS + "Once upon a time" gives
 // llama2.c's own continuation (../shared/data/README.md). A full forward per token (generate_command_test checks
 // the same over the KV cache).
 TEST(LlamaForwardTest, Stories260KGreedyContinuationMatchesLlama2c) {
-  const std::string stories = std::string(FTD_SOURCE_DIR) + "/../shared/data/models/stories260K";
-  if (!std::ifstream(stories + "/stories260K.bin")) GTEST_SKIP() << stories << " is absent (shared data)";
   TempDir tmp("ftd_stories");
-  const std::string dir = tmp.file("model");
-  ASSERT_TRUE(ImportLlama2c(stories + "/stories260K.bin", stories + "/tok512.bin", dir).ok());
-  absl::StatusOr<HfModel> hf = LoadHfModel(dir);
-  ASSERT_TRUE(hf.ok()) << hf.status();
-  absl::StatusOr<std::unique_ptr<LlamaModel>> llama = LlamaModel::Load(*hf, *GetBackend("cpu"));
-  ASSERT_TRUE(llama.ok()) << llama.status();
-  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromDir(dir);
+  const absl::StatusOr<std::string> dir = ImportStories260K(tmp);
+  if (absl::IsNotFound(dir.status())) GTEST_SKIP() << dir.status().message();
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  std::unique_ptr<LlamaModel> llama = LoadCpuModel(*dir);
+  ASSERT_NE(llama, nullptr);
+  absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromDir(*dir);
   ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
 
   std::vector<int32_t> ids = (*tokenizer)->Encode("Once upon a time", /*add_special_tokens=*/true);
   ASSERT_EQ(ids.front(), 1);  // BOS, as llama2.c's run.c prepends it.
   const size_t prompt_len = ids.size();
-  const int64_t vocab = (*llama)->config().vocab_size;
+  const int64_t vocab = llama->config().vocab_size;
   for (int step = 0; step < 24; ++step) {
     const int64_t seq = static_cast<int64_t>(ids.size());
-    absl::StatusOr<std::vector<float>> logits = (*llama)->Forward(ids, 1, seq);
+    absl::StatusOr<std::vector<float>> logits = llama->Forward(ids, 1, seq);
     ASSERT_TRUE(logits.ok()) << logits.status();
     const float* last = logits->data() + (seq - 1) * vocab;
     ids.push_back(static_cast<int32_t>(std::max_element(last, last + vocab) - last));
