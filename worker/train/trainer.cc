@@ -2,6 +2,7 @@
 // the export.
 #include "worker/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <utility>
@@ -66,6 +67,41 @@ absl::Status WriteTrainedModel(LlamaModel& model, const std::string& base_dir, c
   return SaveHfModel(dir, config_json, views, base_dir);
 }
 
+// Every dataset's examples in file order; examples with nothing to learn are dropped and counted in `dropped`.
+absl::StatusOr<std::vector<Example>> LoadExamples(const TrainConfig& config, const Tokenizer& tokenizer,
+                                                  int64_t& dropped) {
+  DatasetOptions options;
+  options.sequence_len = config.sequence_len;
+  std::vector<Example> examples;
+  for (const TrainDataset& dataset : config.datasets) {
+    options.format = dataset.format;
+    ASSIGN_OR_RETURN(std::vector<Example> loaded, LoadJsonlDataset(dataset.path, tokenizer, options));
+    for (Example& e : loaded) {
+      if (CountTargets(e) == 0) {
+        ++dropped;
+        continue;
+      }
+      examples.push_back(std::move(e));
+    }
+  }
+  return examples;
+}
+
+// One step's micro-batches, from micro-batch `next_micro` of the epoch's `order` on: up to accumulation of them,
+// never past the end of the epoch. Advances next_micro.
+std::vector<MicroBatch> StepMicroBatches(const std::vector<Example>& examples, const std::vector<int64_t>& order,
+                                         int64_t micro_batch_size, int64_t accumulation, int64_t micro_per_epoch,
+                                         int32_t pad_id, int64_t& next_micro) {
+  std::vector<MicroBatch> micro;
+  const auto total = static_cast<int64_t>(order.size());
+  for (int64_t k = 0; k < accumulation && next_micro < micro_per_epoch; ++k, ++next_micro) {
+    const int64_t begin = next_micro * micro_batch_size;
+    const int64_t end = std::min(begin + micro_batch_size, total);
+    micro.push_back(Collate(examples, absl::MakeConstSpan(order).subspan(begin, end - begin), pad_id));
+  }
+  return micro;
+}
+
 std::string Describe(const TrainStepLog& s) {
   return absl::StrFormat("step %d/%d epoch %d loss %.6f lr %.4g grad_norm %.4g tokens %d %.2fs", s.step,
                          s.total_steps, s.epoch, s.loss, s.lr, s.grad_norm, s.tokens, s.seconds);
@@ -84,22 +120,8 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainR
   ASSIGN_OR_RETURN_CONTEXT(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromDir(config.base_model),
                            "base_model tokenizer");
 
-  // Data: every dataset's examples in file order; examples with nothing to learn are dropped and counted.
-  DatasetOptions data_options;
-  data_options.sequence_len = config.sequence_len;
-  std::vector<Example> examples;
   TrainSummary summary;
-  for (const TrainDataset& dataset : config.datasets) {
-    data_options.format = dataset.format;
-    ASSIGN_OR_RETURN(std::vector<Example> loaded, LoadJsonlDataset(dataset.path, *tokenizer, data_options));
-    for (Example& e : loaded) {
-      if (CountTargets(e) == 0) {
-        ++summary.dropped_examples;
-        continue;
-      }
-      examples.push_back(std::move(e));
-    }
-  }
+  ASSIGN_OR_RETURN(std::vector<Example> examples, LoadExamples(config, *tokenizer, summary.dropped_examples));
   if (summary.dropped_examples > 0) {
     note(absl::StrCat(summary.dropped_examples, " examples score no token after truncation to sequence_len ",
                       config.sequence_len, " (a lone token, or a prompt filling the window): skipped"));
@@ -149,16 +171,11 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainR
       next_micro = 0;
       order = EpochOrder(summary.examples, config.seed, epoch);
     }
-    // The step's micro-batches: up to gradient_accumulation_steps, never past the end of the epoch.
-    std::vector<MicroBatch> micro;
+    const std::vector<MicroBatch> micro =
+        StepMicroBatches(examples, order, config.micro_batch_size, config.gradient_accumulation_steps,
+                         plan.micro_batches_per_epoch, pad_id, next_micro);
     int64_t step_targets = 0;
-    for (int64_t k = 0; k < config.gradient_accumulation_steps && next_micro < plan.micro_batches_per_epoch;
-         ++k, ++next_micro) {
-      const int64_t begin = next_micro * config.micro_batch_size;
-      const int64_t end = std::min(begin + config.micro_batch_size, summary.examples);
-      micro.push_back(Collate(examples, absl::MakeConstSpan(order).subspan(begin, end - begin), pad_id));
-      step_targets += micro.back().targets;
-    }
+    for (const MicroBatch& mb : micro) step_targets += mb.targets;
     TrainStepLog log;
     log.step = step + 1;
     log.total_steps = plan.total_steps;
