@@ -87,19 +87,49 @@ absl::StatusOr<std::vector<Example>> LoadExamples(const TrainConfig& config, con
   return examples;
 }
 
-// One step's micro-batches, from micro-batch `next_micro` of the epoch's `order` on: up to accumulation of them,
-// never past the end of the epoch. Advances next_micro.
-std::vector<MicroBatch> StepMicroBatches(const std::vector<Example>& examples, const std::vector<int64_t>& order,
-                                         int64_t micro_batch_size, int64_t accumulation, int64_t micro_per_epoch,
-                                         int32_t pad_id, int64_t& next_micro) {
-  std::vector<MicroBatch> micro;
+// One step of the global batch: up to `per_step` micro-batches of the epoch's `order` from `next_micro` on (never
+// past the end of the epoch), of which this rank runs those with index % world == rank. Advances next_micro.
+struct StepShare {
+  std::vector<MicroBatch> mine;
+  std::vector<int64_t> mine_index;  // Each one's index within the step (for its dropout stream).
+  int64_t targets = 0;              // Scored tokens of the whole global step, on every rank alike.
+  int64_t micro_batches = 0;        // Global micro-batches in the step.
+};
+
+StepShare StepMicroBatches(const std::vector<Example>& examples, const std::vector<int64_t>& order,
+                           int64_t micro_batch_size, int64_t per_step, int64_t micro_per_epoch, int32_t pad_id,
+                           int rank, int world, int64_t& next_micro) {
+  StepShare share;
   const auto total = static_cast<int64_t>(order.size());
-  for (int64_t k = 0; k < accumulation && next_micro < micro_per_epoch; ++k, ++next_micro) {
+  for (int64_t k = 0; k < per_step && next_micro < micro_per_epoch; ++k, ++next_micro) {
     const int64_t begin = next_micro * micro_batch_size;
     const int64_t end = std::min(begin + micro_batch_size, total);
-    micro.push_back(Collate(examples, absl::MakeConstSpan(order).subspan(begin, end - begin), pad_id));
+    const absl::Span<const int64_t> indices = absl::MakeConstSpan(order).subspan(begin, end - begin);
+    ++share.micro_batches;
+    if (k % world == rank) {
+      share.mine.push_back(Collate(examples, indices, pad_id));
+      share.mine_index.push_back(k);
+      share.targets += share.mine.back().targets;
+    } else {
+      for (int64_t i : indices) share.targets += CountTargets(examples[i]);
+    }
   }
-  return micro;
+  return share;
+}
+
+// Sums the step's gradients (and its loss and token count) over the ranks.
+absl::Status ReduceAcrossRanks(Collective& collective, absl::Duration timeout, LlamaGradients& grads,
+                               TrainStepLog& log) {
+  for (const std::string& name : grads.names()) {
+    ASSIGN_OR_RETURN(int64_t elements, grads.Elements(name));
+    RETURN_IF_ERROR_CONTEXT(collective.AllReduce(grads.Find(name), elements, ReduceOp::kSum, timeout),
+                            absl::StrCat("all-reducing ", name));
+  }
+  float totals[2] = {static_cast<float>(log.loss), static_cast<float>(log.tokens)};
+  RETURN_IF_ERROR_CONTEXT(collective.AllReduce(totals, 2, ReduceOp::kSum, timeout), "all-reducing the loss");
+  log.loss = totals[0];
+  log.tokens = static_cast<int64_t>(totals[1]);
+  return absl::OkStatus();
 }
 
 std::string Describe(const TrainStepLog& s) {
@@ -128,9 +158,11 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainR
   }
   if (examples.empty()) return absl::InvalidArgumentError("datasets: no example has a token to learn from");
   summary.examples = static_cast<int64_t>(examples.size());
-  ASSIGN_OR_RETURN(const StepPlan plan, PlanSteps(summary.examples, config.micro_batch_size,
-                                                  config.gradient_accumulation_steps, config.num_epochs,
-                                                  config.max_steps));
+  const int rank = options.collective != nullptr ? options.collective->rank() : 0;
+  const int world = options.collective != nullptr ? options.collective->world_size() : 1;
+  const int64_t per_step = config.gradient_accumulation_steps * world;  // Global micro-batches a step.
+  ASSIGN_OR_RETURN(const StepPlan plan, PlanSteps(summary.examples, config.micro_batch_size, per_step,
+                                                  config.num_epochs, config.max_steps));
 
   ASSIGN_OR_RETURN_CONTEXT(std::unique_ptr<LlamaModel> model, LlamaModel::Load(hf, options.backend), "base_model");
   const LlamaConfig model_config = hf.config;
@@ -141,7 +173,6 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainR
     lora.base_model_name_or_path = config.base_model;
     ASSIGN_OR_RETURN(adapter, InitLoraAdapter(lora, model_config, config.seed));
     RETURN_IF_ERROR(model->AttachLora(adapter));
-    model->SetLoraDropoutRng(LoraDropoutRng{config.seed, 0});
   }
   ASSIGN_OR_RETURN(LlamaGradients grads, model->NewGradients(config.method == TrainMethod::kLora
                                                                  ? TrainMode::kLora
@@ -163,6 +194,7 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainR
   const int32_t pad_id = PadId(*tokenizer);
   int64_t epoch = 0;
   int64_t next_micro = 0;  // Index of the next micro-batch within the epoch.
+  int64_t micro_done = 0;  // Global micro-batches of the run before this step: names their dropout streams.
   std::vector<int64_t> order = EpochOrder(summary.examples, config.seed, epoch);
   for (int64_t step = 0; step < plan.total_steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
@@ -171,24 +203,31 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainR
       next_micro = 0;
       order = EpochOrder(summary.examples, config.seed, epoch);
     }
-    const std::vector<MicroBatch> micro =
-        StepMicroBatches(examples, order, config.micro_batch_size, config.gradient_accumulation_steps,
-                         plan.micro_batches_per_epoch, pad_id, next_micro);
-    int64_t step_targets = 0;
-    for (const MicroBatch& mb : micro) step_targets += mb.targets;
+    const StepShare share = StepMicroBatches(examples, order, config.micro_batch_size, per_step,
+                                             plan.micro_batches_per_epoch, pad_id, rank, world, next_micro);
+    const int64_t step_targets = share.targets;
     TrainStepLog log;
     log.step = step + 1;
     log.total_steps = plan.total_steps;
     log.epoch = epoch;
     log.targets = step_targets;
-    for (const MicroBatch& mb : micro) {
-      // Each micro-batch's loss is its summed token loss over the step's target count, so the accumulated
-      // gradient is that of the step's mean token loss (transformers' num_items_in_batch).
+    for (size_t j = 0; j < share.mine.size(); ++j) {
+      const MicroBatch& mb = share.mine[j];
+      // LoRA dropout draws from the micro-batch's global index, so masks do not depend on the world size.
+      model->SetLoraDropoutRng(LoraDropoutRng{config.seed, static_cast<uint64_t>(micro_done + share.mine_index[j])});
+      // Each micro-batch's loss is its summed token loss over the global step's target count, so the gradients
+      // add up (over micro-batches and ranks) to that of the step's mean token loss (transformers'
+      // num_items_in_batch).
       ASSIGN_OR_RETURN_CONTEXT(float loss,
                                model->ForwardBackward(mb.ids, mb.labels, mb.batch, mb.seq, &grads, step_targets),
                                absl::StrCat("step ", step + 1));
       log.loss += loss;
       log.tokens += mb.tokens;
+    }
+    micro_done += share.micro_batches;
+    if (world > 1) {
+      RETURN_IF_ERROR_CONTEXT(ReduceAcrossRanks(*options.collective, options.collective_timeout, grads, log),
+                              absl::StrCat("step ", step + 1));
     }
     log.lr = LearningRate(schedule, step);
     ASSIGN_OR_RETURN_CONTEXT(log.grad_norm, optimizer.Step(*model, grads, log.lr),
@@ -201,6 +240,7 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainR
     note(Describe(log));
   }
 
+  if (rank != 0) return summary;  // Every rank holds the same weights; rank 0 writes them.
   if (config.method == TrainMethod::kLora) {
     RETURN_IF_ERROR_CONTEXT(WriteTrainedAdapter(*model, adapter, options.output_dir), "writing the adapter");
   } else {

@@ -8,7 +8,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "kernels/kernels.h"
+#include "worker/collective/collective.h"
 #include "worker/train/train_config.h"
 
 namespace ftd {
@@ -31,6 +33,13 @@ struct TrainRunOptions {
   Backend* backend = nullptr;
   std::function<void(const TrainStepLog&)> on_step;   // Called after every optimiser step (may be empty).
   std::function<void(const std::string&)> on_note;    // Progress and warnings in words (may be empty).
+  // Data parallelism: this process is collective->rank() of world_size() ranks; null for a single process. A step
+  // takes gradient_accumulation_steps micro-batches on every rank (the global batch grows with the world); rank r
+  // runs the step's global micro-batches r, r + world, ...; gradients are summed across ranks before the optimiser
+  // step, so every rank keeps identical weights, equal to one process running the same global batch. Only rank 0
+  // writes the result.
+  Collective* collective = nullptr;
+  absl::Duration collective_timeout = absl::Minutes(5);
 };
 
 struct TrainSummary {
