@@ -2,9 +2,6 @@
 // real processes (fork) meeting through one directory.
 #include "worker/collective/rendezvous_store.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <functional>
 #include <string>
@@ -12,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
 namespace ftd {
@@ -57,19 +55,6 @@ TEST(RendezvousStoreTest, BadSpecsAreRefused) {
   TempDir tmp;
   { std::ofstream(tmp.file("a_file")) << "x"; }
   EXPECT_EQ(OpenRendezvousStore("file:" + tmp.file("a_file")).status().code(), absl::StatusCode::kInvalidArgument);
-}
-
-// Runs `body` in a child process; its return value is the exit code.
-pid_t Spawn(const std::function<int()>& body) {
-  const pid_t pid = fork();
-  if (pid == 0) _exit(body());
-  return pid;
-}
-
-int ExitCode(pid_t pid) {
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
 }
 
 TEST(RendezvousStoreTest, ProcessesMeetThroughTheDirectory) {

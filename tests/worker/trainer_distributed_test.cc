@@ -2,9 +2,6 @@
 // micro-batch each end with the same weights as 1 process accumulating the same 2 micro-batches, after 20 steps at
 // lr 1e-3, for LoRA (with dropout) and for full fine-tuning. Ranks are forked children meeting through a file
 // rendezvous store; rank 0 writes the result.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -17,6 +14,7 @@
 #include "model/hf_model.h"
 #include "model/safetensors.h"
 #include "tests/testing/llama_fixtures.h"
+#include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 #include "worker/collective/gloo_collective.h"
 #include "worker/train/trainer.h"
@@ -54,27 +52,20 @@ TrainConfig Config(const std::string& data, TrainMethod method, int64_t accumula
   return c;
 }
 
-int ExitCode(pid_t pid) {
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
-}
-
 // Trains `config` as `world` forked ranks (world 1 included, for symmetry); rank 0 writes to out_dir.
 void TrainRanks(const TrainConfig& config, int world, const std::string& store_dir, const std::string& out_dir) {
   std::vector<pid_t> pids;
   for (int rank = 0; rank < world; ++rank) {
-    const pid_t pid = fork();
-    if (pid == 0) {
+    pids.push_back(Spawn([&, rank]() -> int {
       absl::StatusOr<std::unique_ptr<RendezvousStore>> store = OpenRendezvousStore("file:" + store_dir);
-      if (!store.ok()) _exit(90);
+      if (!store.ok()) return 90;
       GlooOptions gloo;
       gloo.rank = rank;
       gloo.world_size = world;
       gloo.prefix = "train/";
       gloo.connect_timeout = absl::Seconds(30);
       absl::StatusOr<std::unique_ptr<Collective>> collective = ConnectGloo(gloo, **store);
-      if (!collective.ok()) _exit(91);
+      if (!collective.ok()) return 91;
       TrainRunOptions options;
       options.output_dir = out_dir;
       options.backend = *GetBackend("cpu");
@@ -82,9 +73,8 @@ void TrainRanks(const TrainConfig& config, int world, const std::string& store_d
       options.collective_timeout = absl::Seconds(30);
       absl::StatusOr<TrainSummary> summary = RunTraining(config, options);
       if (!summary.ok()) std::fprintf(stderr, "rank %d: %s\n", rank, summary.status().ToString().c_str());
-      _exit(summary.ok() ? 0 : 92);
-    }
-    pids.push_back(pid);
+      return summary.ok() ? 0 : 92;
+    }));
   }
   for (int rank = 0; rank < world; ++rank) EXPECT_EQ(ExitCode(pids[rank]), 0) << "rank " << rank;
 }
