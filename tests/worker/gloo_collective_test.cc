@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "model/dtype.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -72,6 +73,39 @@ TEST(GlooCollectiveTest, AllReduceBroadcastBarrierAcrossProcesses) {
       }
       if (!c.Barrier(absl::Seconds(20)).ok()) return 8;
       if (c.Broadcast(z.data(), 1000, world, absl::Seconds(1)).code() != absl::StatusCode::kInvalidArgument) return 9;
+      return 0;
+    });
+    for (int rank = 0; rank < world; ++rank) EXPECT_EQ(codes[rank], 0) << "world " << world << " rank " << rank;
+  }
+}
+
+TEST(GlooCollectiveTest, Bf16AllReduceRoundsLikeTheReference) {
+  for (int world : {2, 3}) {
+    TempDir tmp;
+    const std::vector<int> codes = RunRanks(world, tmp.path(), [world](Collective& c) {
+      // Exactly representable values sum exactly; others must equal the bf16-rounded sums of the ring's order,
+      // which for these inputs (all ranks equal) is rank-order independent: x, then bf16(2x), then bf16(3x)...
+      constexpr int64_t kCount = 5000;
+      std::vector<uint16_t> x(kCount), y(kCount);
+      for (int64_t i = 0; i < kCount; ++i) {
+        x[i] = F32ToBf16(static_cast<float>(c.rank() + i % 13));           // small integers: exact
+        y[i] = F32ToBf16(1.0f + static_cast<float>(i) / 4096.0f);           // needs rounding when added
+      }
+      if (!c.AllReduceBf16(x.data(), kCount, ReduceOp::kSum, absl::Seconds(20)).ok()) return 2;
+      if (!c.AllReduceBf16(y.data(), kCount, ReduceOp::kSum, absl::Seconds(20)).ok()) return 3;
+      const float rank_sum = static_cast<float>(world * (world - 1) / 2);
+      for (int64_t i = 0; i < kCount; ++i) {
+        if (Bf16ToF32(x[i]) != rank_sum + static_cast<float>(world * (i % 13))) return 4;
+        const float v = Bf16ToF32(F32ToBf16(1.0f + static_cast<float>(i) / 4096.0f));
+        float want = v;
+        for (int r = 1; r < world; ++r) want = Bf16ToF32(F32ToBf16(want + v));
+        if (Bf16ToF32(y[i]) != want) return 5;
+      }
+      std::vector<uint16_t> m(7, F32ToBf16(static_cast<float>(2 * c.rank())));
+      if (!c.AllReduceBf16(m.data(), 7, ReduceOp::kAvg, absl::Seconds(20)).ok()) return 6;
+      for (uint16_t v : m) {
+        if (Bf16ToF32(v) != static_cast<float>(world - 1)) return 7;
+      }
       return 0;
     });
     for (int rank = 0; rank < world; ++rank) EXPECT_EQ(codes[rank], 0) << "world " << world << " rank " << rank;

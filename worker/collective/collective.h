@@ -25,6 +25,9 @@ class Collective {
   // data (count) fp32, in place: the element-wise sum (or mean) over the ranks, on every rank.
   // DEADLINE_EXCEEDED when the peers do not all arrive within `timeout`; UNAVAILABLE when a peer is gone.
   virtual absl::Status AllReduce(float* data, int64_t count, ReduceOp op, absl::Duration timeout) = 0;
+  // data (count) bf16 (raw bits), in place: as AllReduce, with each partial sum rounded to bf16 (round to nearest
+  // even) as it travels, like NCCL's bf16 all-reduce; the mean divides in fp32 and rounds once more.
+  virtual absl::Status AllReduceBf16(uint16_t* data, int64_t count, ReduceOp op, absl::Duration timeout) = 0;
   // data (count) fp32, in place: rank `root`'s values on every rank.
   virtual absl::Status Broadcast(float* data, int64_t count, int root, absl::Duration timeout) = 0;
   virtual absl::Status Barrier(absl::Duration timeout) = 0;

@@ -17,6 +17,7 @@
 #include "gloo/rendezvous/context.h"
 #include "gloo/rendezvous/store.h"
 #include "gloo/transport/tcp/device.h"
+#include "model/dtype.h"
 
 namespace ftd {
 namespace {
@@ -69,6 +70,14 @@ class StoreAdapter final : public gloo::rendezvous::Store {
   absl::Duration timeout_;
 };
 
+// Gloo's reduce function for bf16: c = bf16(a + b) element-wise, the sum in fp32.
+void Bf16Sum(void* c, const void* a, const void* b, size_t n) {
+  auto* out = static_cast<uint16_t*>(c);
+  const auto* x = static_cast<const uint16_t*>(a);
+  const auto* y = static_cast<const uint16_t*>(b);
+  for (size_t i = 0; i < n; ++i) out[i] = F32ToBf16(Bf16ToF32(x[i]) + Bf16ToF32(y[i]));
+}
+
 class GlooCollective final : public Collective {
  public:
   explicit GlooCollective(std::shared_ptr<gloo::rendezvous::Context> context) : context_(std::move(context)) {}
@@ -90,6 +99,23 @@ class GlooCollective final : public Collective {
     if (op == ReduceOp::kAvg) {
       const float inv = 1.0f / static_cast<float>(world_size());
       for (int64_t i = 0; i < count; ++i) data[i] *= inv;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status AllReduceBf16(uint16_t* data, int64_t count, ReduceOp op, absl::Duration timeout) override {
+    if (count < 0 || (count > 0 && data == nullptr)) return absl::InvalidArgumentError("all_reduce: bad buffer");
+    if (!broken_.ok()) return Broken();
+    if (count > 0 && world_size() > 1) {
+      gloo::AllreduceOptions opts(context_);
+      opts.setOutput(data, static_cast<size_t>(count));
+      opts.setReduceFunction(&Bf16Sum);
+      opts.setTimeout(ToChrono(timeout));
+      RETURN_IF_ERROR(Record(GlooCall("all_reduce", [&] { gloo::allreduce(opts); })));
+    }
+    if (op == ReduceOp::kAvg) {
+      const float inv = 1.0f / static_cast<float>(world_size());
+      for (int64_t i = 0; i < count; ++i) data[i] = F32ToBf16(Bf16ToF32(data[i]) * inv);
     }
     return absl::OkStatus();
   }
