@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
     waitpid(pid, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = 1;
   }
-  std::system((std::string("rm -rf ") + dir).c_str());
+  std::filesystem::remove_all(dir);
   std::printf("# memcpy %lld bytes: %.2f GB/s\n", static_cast<long long>(o.max_bytes),
               ftd::MemcpyBandwidth(o.max_bytes));
   return failed;

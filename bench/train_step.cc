@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <iostream>
 #include <random>
@@ -107,7 +108,7 @@ absl::StatusOr<nlohmann::json> Run(const Options& options) {
     ASSIGN_OR_RETURN(HfModel hf, LoadHfModel(dir));
     ASSIGN_OR_RETURN(model, LlamaModel::Load(hf, backend));
   }
-  std::system(("rm -rf '" + dir + "'").c_str());
+  std::filesystem::remove_all(dir);
 
   int64_t lora_params = 0;
   if (lora) {

@@ -86,16 +86,7 @@ class GlooCollective final : public Collective {
   int world_size() const override { return context_->size; }
 
   absl::Status AllReduce(float* data, int64_t count, ReduceOp op, absl::Duration timeout) override {
-    if (count < 0 || (count > 0 && data == nullptr)) return absl::InvalidArgumentError("all_reduce: bad buffer");
-    if (!broken_.ok()) return Broken();
-    if (count > 0 && world_size() > 1) {
-      gloo::AllreduceOptions opts(context_);
-      opts.setOutput(data, static_cast<size_t>(count));
-      opts.setReduceFunction(
-          static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<float>));
-      opts.setTimeout(ToChrono(timeout));
-      RETURN_IF_ERROR(Record(GlooCall("all_reduce", [&] { gloo::allreduce(opts); })));
-    }
+    RETURN_IF_ERROR(Sum(data, count, &gloo::sum<float>, timeout));
     if (op == ReduceOp::kAvg) {
       const float inv = 1.0f / static_cast<float>(world_size());
       for (int64_t i = 0; i < count; ++i) data[i] *= inv;
@@ -104,15 +95,7 @@ class GlooCollective final : public Collective {
   }
 
   absl::Status AllReduceBf16(uint16_t* data, int64_t count, ReduceOp op, absl::Duration timeout) override {
-    if (count < 0 || (count > 0 && data == nullptr)) return absl::InvalidArgumentError("all_reduce: bad buffer");
-    if (!broken_.ok()) return Broken();
-    if (count > 0 && world_size() > 1) {
-      gloo::AllreduceOptions opts(context_);
-      opts.setOutput(data, static_cast<size_t>(count));
-      opts.setReduceFunction(&Bf16Sum);
-      opts.setTimeout(ToChrono(timeout));
-      RETURN_IF_ERROR(Record(GlooCall("all_reduce", [&] { gloo::allreduce(opts); })));
-    }
+    RETURN_IF_ERROR(Sum(data, count, &Bf16Sum, timeout));
     if (op == ReduceOp::kAvg) {
       const float inv = 1.0f / static_cast<float>(world_size());
       for (int64_t i = 0; i < count; ++i) data[i] = F32ToBf16(Bf16ToF32(data[i]) * inv);
@@ -143,6 +126,20 @@ class GlooCollective final : public Collective {
   }
 
  private:
+  // The element-wise sum over the ranks of data (count) of T, in place, with Gloo's reduce function `add`.
+  template <typename T>
+  absl::Status Sum(T* data, int64_t count, void (*add)(void*, const void*, const void*, size_t),
+                   absl::Duration timeout) {
+    if (count < 0 || (count > 0 && data == nullptr)) return absl::InvalidArgumentError("all_reduce: bad buffer");
+    if (!broken_.ok()) return Broken();
+    if (count == 0 || world_size() == 1) return absl::OkStatus();
+    gloo::AllreduceOptions opts(context_);
+    opts.setOutput(data, static_cast<size_t>(count));
+    opts.setReduceFunction(add);
+    opts.setTimeout(ToChrono(timeout));
+    return Record(GlooCall("all_reduce", [&] { gloo::allreduce(opts); }));
+  }
+
   absl::Status Broken() const {
     return absl::FailedPreconditionError(absl::StrCat("collective unusable after an earlier error: ",
                                                       broken_.message()));
