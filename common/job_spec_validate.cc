@@ -57,7 +57,7 @@ absl::Status CheckInRange(absl::string_view path, int64_t value, int64_t lo, int
 }
 
 // Every double must be finite first: NaN passes no comparison honestly and inf is never a setting.
-enum class DoubleRule { kPositive, kNonNegative, kUnitInterval };
+enum class DoubleRule { kPositive, kNonNegative, kUnitInterval, kClosedUnitInterval };
 
 absl::Status CheckDouble(absl::string_view path, double value, DoubleRule rule) {
   if (!std::isfinite(value)) return Error(path, absl::StrCat("must be finite, got ", FormatNumber(value)));
@@ -71,6 +71,9 @@ absl::Status CheckDouble(absl::string_view path, double value, DoubleRule rule) 
     case DoubleRule::kUnitInterval:
       if (value >= 0 && value < 1) return absl::OkStatus();
       return Error(path, absl::StrCat("must be in [0, 1), got ", FormatNumber(value)));
+    case DoubleRule::kClosedUnitInterval:
+      if (value >= 0 && value <= 1) return absl::OkStatus();
+      return Error(path, absl::StrCat("must be in [0, 1], got ", FormatNumber(value)));
   }
   return absl::OkStatus();
 }
@@ -172,6 +175,10 @@ absl::Status CheckData(const JobSpec& spec) {
         return Error("chat_template", absl::StrCat("required because datasets[", i, "] has type chat_template"));
       }
     }
+  }
+  if (spec.has_max_bad_line_fraction()) {
+    RETURN_IF_ERROR(
+        CheckDouble("max_bad_line_fraction", spec.max_bad_line_fraction(), DoubleRule::kClosedUnitInterval));
   }
   return absl::OkStatus();
 }

@@ -175,7 +175,8 @@ class Backend {
   virtual int64_t AttentionSavedElements(const AttentionShape& s) const;
   // q (B, T, Hq, D), k and v (B, T, Hkv, D), segment_ids (B, T) or null -> out (B, T, Hq, D), saved.
   // With segment_ids, token t attends to token u <= t only when segment_ids[b, t] == segment_ids[b, u]
-  // (packed sequences do not see each other); null means one sequence per batch row.
+  // (packed sequences do not see each other: sample packing, with RoPE's per-token positions restarting per
+  // document); null means one sequence per batch row, computed exactly as before segments existed.
   absl::Status AttentionForward(const AttentionShape& s, const float* q, const float* k, const float* v,
                                 const int32_t* segment_ids, float* out, float* saved);
   // dout (B, T, Hq, D) -> dq (B, T, Hq, D), dk, dv (B, T, Hkv, D), all overwritten; kv gradients are summed over

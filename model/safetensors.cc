@@ -284,8 +284,18 @@ absl::StatusOr<TensorView> SafetensorsFile::Get(absl::string_view name) const {
   return TensorView{e.dtype, e.shape, absl::MakeConstSpan(data, e.end - e.begin)};
 }
 
-absl::Status WriteSafetensors(const std::string& path, const std::vector<std::pair<std::string, TensorView>>& tensors,
-                              const std::map<std::string, std::string>& metadata) {
+namespace {
+
+// What WriteSafetensors and SerializeSafetensors write: the 8-byte length and the header, then the tensors' bytes in
+// `order`. `path` names the file (or the image) in errors.
+struct SafetensorsLayout {
+  std::string prefix;
+  std::vector<const std::pair<std::string, TensorView>*> order;
+};
+
+absl::StatusOr<SafetensorsLayout> LayOut(const std::string& path,
+                                         const std::vector<std::pair<std::string, TensorView>>& tensors,
+                                         const std::map<std::string, std::string>& metadata) {
   std::set<absl::string_view> seen;
   for (const auto& [name, view] : tensors) {
     const std::string where = absl::StrCat(path, ": tensor ", JsonQuote(name));
@@ -329,11 +339,31 @@ absl::Status WriteSafetensors(const std::string& path, const std::vector<std::pa
   if (header.size() > kMaxSafetensorsHeaderBytes) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": header of ", header.size(), " bytes exceeds the limit"));
   }
-  uint8_t length[8];
-  for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(static_cast<uint64_t>(header.size()) >> (8 * i));
-  std::vector<absl::Span<const uint8_t>> pieces = {absl::MakeConstSpan(length), AsBytes(header)};
-  for (const auto* tensor : order) pieces.push_back(tensor->second.data);
+  SafetensorsLayout layout;
+  for (int i = 0; i < 8; ++i) layout.prefix.push_back(static_cast<char>(static_cast<uint64_t>(header.size()) >> (8 * i)));
+  layout.prefix += header;
+  layout.order = std::move(order);
+  return layout;
+}
+
+}  // namespace
+
+absl::Status WriteSafetensors(const std::string& path, const std::vector<std::pair<std::string, TensorView>>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  ASSIGN_OR_RETURN(const SafetensorsLayout layout, LayOut(path, tensors, metadata));
+  std::vector<absl::Span<const uint8_t>> pieces = {AsBytes(layout.prefix)};
+  for (const auto* tensor : layout.order) pieces.push_back(tensor->second.data);
   return WriteFileAtomically(path, pieces);
+}
+
+absl::StatusOr<std::string> SerializeSafetensors(const std::vector<std::pair<std::string, TensorView>>& tensors,
+                                                 const std::map<std::string, std::string>& metadata) {
+  ASSIGN_OR_RETURN(const SafetensorsLayout layout, LayOut("safetensors image", tensors, metadata));
+  std::string bytes = layout.prefix;
+  for (const auto* tensor : layout.order) {
+    bytes.append(reinterpret_cast<const char*>(tensor->second.data.data()), tensor->second.data.size());
+  }
+  return bytes;
 }
 
 }  // namespace ftd

@@ -82,6 +82,10 @@ absl::Status WriteSafetensors(const std::string& path,
                               const std::vector<std::pair<std::string, TensorView>>& tensors,
                               const std::map<std::string, std::string>& metadata = {});
 
+// The bytes WriteSafetensors would write, in memory (checkpoint files travel as bytes). Same errors.
+absl::StatusOr<std::string> SerializeSafetensors(const std::vector<std::pair<std::string, TensorView>>& tensors,
+                                                 const std::map<std::string, std::string>& metadata = {});
+
 // The weights of a Hugging Face model directory: model.safetensors, or model.safetensors.index.json naming
 // the shard of every tensor. All shards stay mapped while the object lives.
 class SafetensorsModel {

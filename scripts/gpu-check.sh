@@ -2,7 +2,8 @@
 # The GPU check: builds the compute parts standalone (FTD_SERVICE=OFF, FTD_CUDA=ON) on a bare CUDA machine,
 # runs every ctest there (GPU tests run for real), lists the GPUs with a probe kernel, and writes logs and
 # summary.json into RESULTS_DIR. Needs: nvcc, cmake, ninja, a C++ compiler, and the carried .deps/prefix
-# (scripts/compute-prefix.sh) where the Debian dev packages are absent. Budget: under 8 minutes.
+# (scripts/compute-prefix.sh) where the Debian dev packages are absent; NCCL (CUDA toolkit or pip nvidia-nccl) if
+# present, for the NCCL collective. Budget: under 8 minutes.
 #   scripts/gpu-check.sh RESULTS_DIR
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,49 @@ if [ -d .deps/prefix/usr ]; then
   export LD_LIBRARY_PATH="$P/lib/x86_64-linux-gnu:$P/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
+# NCCL for the NCCL collective (worker/collective): the CUDA toolkit's, else PyTorch's pip package (nvidia-nccl-cu*,
+# site-packages/nvidia/nccl/{include,lib}; its library has only the versioned name, which CMake's find_library
+# misses, so both paths are passed). Found nowhere: FTD_NCCL=AUTO, the build goes on without the NCCL collective and
+# its test, and summary.json says so.
+NCCL_SOURCE=none NCCL_LIB="" NCCL_INC=""
+CUDA_ROOT=$(dirname "$(dirname "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")")
+for d in "$CUDA_ROOT/lib64" "$CUDA_ROOT/lib" "$CUDA_ROOT/targets/x86_64-linux/lib"; do
+  if [ -e "$d/libnccl.so.2" ] && [ -e "$CUDA_ROOT/include/nccl.h" ]; then
+    NCCL_SOURCE=cuda-toolkit NCCL_LIB=$d/libnccl.so.2 NCCL_INC=$CUDA_ROOT/include
+    break
+  fi
+done
+if [ -z "$NCCL_LIB" ]; then
+  PIP_NCCL=$(python3 - 2>/dev/null <<'PY'
+import os, site, sys
+dirs = list(sys.path)
+for get in (site.getsitepackages, site.getusersitepackages):
+    try:
+        found = get()
+        dirs += [found] if isinstance(found, str) else list(found)
+    except Exception:
+        pass
+for d in dirs:
+    nccl = os.path.join(d, "nvidia", "nccl")
+    if os.path.exists(os.path.join(nccl, "lib", "libnccl.so.2")) and os.path.exists(os.path.join(nccl, "include", "nccl.h")):
+        print(nccl)
+        break
+PY
+  )
+  if [ -n "$PIP_NCCL" ]; then
+    NCCL_SOURCE=pip-nvidia-nccl NCCL_LIB=$PIP_NCCL/lib/libnccl.so.2 NCCL_INC=$PIP_NCCL/include
+  fi
+fi
+if [ -n "$NCCL_LIB" ]; then
+  CMAKE_ARGS+=(-DFTD_NCCL=ON -DNCCL_LIBRARY="$NCCL_LIB" -DNCCL_INCLUDE_DIR="$NCCL_INC")
+  export LD_LIBRARY_PATH="$(dirname "$NCCL_LIB")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+else
+  CMAKE_ARGS+=(-DFTD_NCCL=AUTO)
+fi
+echo "nccl: $NCCL_SOURCE ${NCCL_LIB:-(not found: no NCCL collective in this build)}" | tee -a "$OUT/env.txt"
+# NCCL's own warnings (why a communicator failed) go into ctest.log.
+export NCCL_DEBUG=${NCCL_DEBUG:-WARN}
+
 build_rc=0
 { cmake -S . -B "$BUILD" "${CMAKE_ARGS[@]}" && cmake --build "$BUILD" -j "$JOBS"; } >"$OUT/build.log" 2>&1 || build_rc=$?
 tail -5 "$OUT/build.log"
@@ -45,13 +89,17 @@ devices_rc=-1
 if [ $build_rc -eq 0 ]; then
   (cd "$BUILD" && ctest --output-on-failure --timeout 300) >"$OUT/ctest.log" 2>&1
   ctest_rc=$?
-  (cd "$BUILD" && ctest -N -L gpu) >"$OUT/gpu-tests.txt" 2>&1
+  (cd "$BUILD" && ctest -N -L '^gpu$') >"$OUT/gpu-tests.txt" 2>&1  # anchored: -L is a regex, and multi_gpu differs
+  (cd "$BUILD" && ctest -N -L '^multi_gpu$') >"$OUT/multi-gpu-tests.txt" 2>&1
   tail -25 "$OUT/ctest.log"
   "$BUILD/worker/ftd-worker" devices --probe --json >"$OUT/devices.json" 2>"$OUT/devices.err"
   devices_rc=$?
   cat "$OUT/devices.json" "$OUT/devices.err"
 fi
 T_ALL=$(( $(date +%s) - T0 ))
+NCCL_TEST_BUILT=0
+[ -x "$BUILD/tests/worker/nccl_collective_test" ] && NCCL_TEST_BUILT=1
+export NCCL_SOURCE NCCL_LIB NCCL_INC NCCL_TEST_BUILT
 
 python3 - "$OUT" "$build_rc" "$ctest_rc" "$devices_rc" "$T_BUILD" "$T_ALL" <<'PY'
 import json, os, re, sys
@@ -73,11 +121,31 @@ if os.path.exists(dev) and os.path.getsize(dev):
 # On a machine with a GPU, a GPU test that skipped is a failure: it means the build cannot see the device.
 has_gpu = os.system("nvidia-smi -L >/dev/null 2>&1") == 0
 summary["gpu_visible"] = has_gpu
-# Tests labelled `gpu` (ctest -N -L gpu); others may skip for their own reasons (no ../shared/data here).
-gpu_list = os.path.join(out, "gpu-tests.txt")
-gpu_tests = set(re.findall(r"Test +#\d+: (\S+)", open(gpu_list).read())) if os.path.exists(gpu_list) else set()
+gpu_count = os.popen("nvidia-smi -L 2>/dev/null").read().count("GPU ") if has_gpu else 0
+summary["gpu_count"] = gpu_count
+def labelled(name):
+    path = os.path.join(out, name)
+    return set(re.findall(r"Test +#\d+: (\S+)", open(path).read())) if os.path.exists(path) else set()
+# Tests labelled `gpu` (ctest -N -L gpu); others may skip for their own reasons (no ../shared/data here). Tests
+# labelled `multi_gpu` need two GPUs: their skip is a failure only where two are visible.
+gpu_tests = labelled("gpu-tests.txt")
+multi_gpu_tests = labelled("multi-gpu-tests.txt")
 summary["gpu_tests"] = sorted(gpu_tests)
-skipped = [t for t, r in summary["tests"].items() if r == "Skipped" and t in gpu_tests]
+summary["multi_gpu_tests"] = sorted(multi_gpu_tests)
+must_run = gpu_tests | (multi_gpu_tests if gpu_count >= 2 else set())
+skipped = [t for t, r in summary["tests"].items() if r == "Skipped" and t in must_run]
+# The NCCL collective: where NCCL came from, and whether its test was built and how it did. Absent NCCL is reported,
+# not failed: the bare machine's CUDA install may not ship it.
+nccl = {"source": os.environ.get("NCCL_SOURCE", "none"), "library": os.environ.get("NCCL_LIB", ""),
+        "include_dir": os.environ.get("NCCL_INC", ""), "test_built": os.environ.get("NCCL_TEST_BUILT") == "1"}
+nccl["tests"] = {t: r for t, r in summary["tests"].items() if t.startswith("nccl_")}
+if nccl["source"] == "none" and nccl["test_built"]:
+    nccl["source"] = "found by CMake's own search (see build.log)"
+elif nccl["source"] == "none":
+    nccl["note"] = "NCCL not found (CUDA toolkit or pip nvidia-nccl): built without the NCCL collective; not tested"
+elif not nccl["test_built"]:
+    nccl["note"] = "NCCL found but nccl_collective_test was not built (see build.log)"
+summary["nccl"] = nccl
 summary["ok"] = build_rc == 0 and ctest_rc == 0 and devices_rc == 0 and not (has_gpu and skipped)
 if has_gpu and skipped:
     summary["error"] = "a GPU is visible but these GPU tests skipped: " + ", ".join(skipped)

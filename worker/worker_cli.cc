@@ -1,6 +1,6 @@
-// ftd-worker subcommands: `devices` (the GPU inventory a worker reports when it registers), `train` (one process
-// fine-tunes from a job-spec YAML), `generate` (text from a prompt, KV cache) and `score` (lm-eval loglikelihood
-// requests). `serve` and `eval` arrive with the coordinator and benchmark issues.
+// ftd-worker subcommands: `devices` (the GPU inventory a worker reports when it registers), `train` (one rank of a
+// fine-tuning job from a job-spec YAML; several local processes with --rank/--world-size/--rendezvous),
+// `generate` (text from a prompt, KV cache) and `score` (lm-eval loglikelihood requests). `serve` and `eval` arrive with the coordinator and benchmark issues.
 #include "worker/worker_cli.h"
 
 #include <cstdio>
@@ -106,6 +106,16 @@ int RunWorkerCli(int argc, char** argv) {
       ->required();
   train->add_option("--log", train_options.log_path, "Step log, JSON lines (default OUTPUT/train_log.jsonl)");
   train->add_flag("--json", train_options.json, "Print each step as a JSON line instead of text");
+  train->add_option("--rank", train_options.rank, "This process's rank, 0..N-1 (default 0)");
+  train->add_option("--world-size", train_options.world_size,
+                    "Ranks of the job (default: the job spec's world_size); every rank runs this command");
+  train->add_option("--rendezvous", train_options.rendezvous,
+                    "Where the ranks meet: file:DIR, a directory every rank can reach");
+  train->add_option("--checkpoints", train_options.checkpoints,
+                    "Checkpoint store, file:DIR or rocksdb:DIR (default: OUTPUT/checkpoints); a run resumes from "
+                    "its latest intact checkpoint");
+  train->add_option("--collective-timeout", train_options.collective_timeout_s,
+                    "Seconds any collective call may wait for the other ranks (default 300)");
 
   CLI11_PARSE(app, argc, argv);
   if (*devices) return RunDevices(json, probe);

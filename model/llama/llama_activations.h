@@ -4,7 +4,7 @@
 // Memory, in floats, with N = B*T tokens, C hidden, I intermediate, Dq/Dkv the q/kv widths, V vocab, r the LoRA
 // rank, S = AttentionSavedElements (B*Hq*T*T on the CPU backend):
 //   per layer (saved for the backward): N*(4C + 2 + 2Dq + 2Dkv + 3I) + S  [+ N*r per adapted projection]
-//   once: N*(2C + V + 4) + T*D (rope tables) and the backward's scratch N*(4C + 2Dq + 2Dkv + 3I)
+//   once: N*(2C + V + 6) + T*D (rope tables) and the backward's scratch N*(4C + 2Dq + 2Dkv + 3I)
 //   LoRA dropout (only when some module has p > 0): 2*N*Dmax of scratch once, Dmax the widest input of such a
 //   module (C, Dq or I); masks are redrawn in the backward, not saved
 // e.g. a 1B Llama (C 2048, I 8192, Dq 2048, Dkv 512, 16 layers, V 128256) at B*T = 8*256 in fp32 keeps about
@@ -52,6 +52,9 @@ struct LlamaActivations {
   int64_t seq = 0;
   bool with_lora = false;  // whether xa buffers were planned (re-plan when an adapter is attached later)
   DeviceBuffer ids;        // (B, T) int32 stored in float slots
+  bool packed = false;     // The current step has a LlamaPacking: positions and segments hold it.
+  DeviceBuffer positions;  // (B, T) int32 in float slots: RoPE positions of a packed step
+  DeviceBuffer segments;   // (B, T) int32 in float slots: attention segment ids of a packed step
   DeviceBuffer targets;    // (B, T) int32: the shifted labels, kIgnoreIndex where none
   DeviceBuffer ones;       // (B*T) of 1.0: the bias broadcast as a rank-1 product
   DeviceBuffer cos, sin;   // (T, D/2)

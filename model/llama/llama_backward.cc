@@ -75,7 +75,7 @@ absl::Status LlamaModel::LinearBackward(const float* x, const DeviceBuffer& w, c
 
 absl::StatusOr<float> LlamaModel::ForwardBackward(const std::vector<int32_t>& ids, const std::vector<int32_t>& labels,
                                                   int64_t batch, int64_t seq, LlamaGradients* grads,
-                                                  int64_t loss_denominator) {
+                                                  int64_t loss_denominator, const LlamaPacking* packing) {
   if (grads == nullptr || grads->backend_ != backend_) {
     return absl::InvalidArgumentError("forward_backward: gradients must come from this model's NewGradients");
   }
@@ -83,8 +83,9 @@ absl::StatusOr<float> LlamaModel::ForwardBackward(const std::vector<int32_t>& id
     return absl::InvalidArgumentError(
         absl::StrCat("forward_backward: ", labels.size(), " labels for ", ids.size(), " ids"));
   }
-  RETURN_IF_ERROR(Prepare(ids, batch, seq));
-  // HF's ForCausalLMLoss: logits[:, t] predict labels[:, t + 1]; the last position predicts nothing.
+  RETURN_IF_ERROR(Prepare(ids, batch, seq, packing));
+  // HF's ForCausalLMLoss: logits[:, t] predict labels[:, t + 1]; the last position predicts nothing, nor, in a
+  // packed row, the last position of a document.
   const int64_t N = batch * seq, V = config_.vocab_size;
   std::vector<int32_t> targets(static_cast<size_t>(N), kIgnoreIndex);
   int64_t n_targets = 0;
@@ -92,6 +93,7 @@ absl::StatusOr<float> LlamaModel::ForwardBackward(const std::vector<int32_t>& id
     for (int64_t t = 0; t + 1 < seq; ++t) {
       const int32_t label = labels[b * seq + t + 1];
       if (label == kIgnoreIndex) continue;
+      if (packing != nullptr && packing->segment_ids[b * seq + t + 1] != packing->segment_ids[b * seq + t]) continue;
       if (label < 0 || label >= V) {
         return absl::InvalidArgumentError(absl::StrCat("forward_backward: label ", label, " outside [0, ", V, ")"));
       }
@@ -137,6 +139,8 @@ absl::Status LlamaModel::RunBackward(LlamaGradients& grads) {
   const AttentionShape as{B, T, c.num_attention_heads, c.num_key_value_heads, D};
   const RopeShape rq{B, T, c.num_attention_heads, D, T};
   const RopeShape rk{B, T, c.num_key_value_heads, D, T};
+  const auto* pos = a.packed ? reinterpret_cast<const int32_t*>(a.positions.data()) : nullptr;
+  const auto* seg = a.packed ? reinterpret_cast<const int32_t*>(a.segments.data()) : nullptr;
   static const LlamaLoraModule kNoLora;
   const auto G = [&](const std::string& name) { return grads.Find(name); };
 
@@ -183,11 +187,11 @@ absl::Status LlamaModel::RunBackward(LlamaGradients& grads) {
     RETURN_IF_ERROR(LinearBackward(la.att.data(), w.wo, lora(LlamaProj::kO), xa(LlamaProj::kO), a.dx.data(), N,
                                    Dq, C, a.datt.data(), GradMode::kOverwrite, G(p + "self_attn.o_proj.weight"),
                                    nullptr, grads));
-    RETURN_IF_ERROR(backend_->AttentionBackward(as, la.q.data(), la.k.data(), la.v.data(), nullptr, la.att.data(),
+    RETURN_IF_ERROR(backend_->AttentionBackward(as, la.q.data(), la.k.data(), la.v.data(), seg, la.att.data(),
                                                 la.saved.data(), a.datt.data(), a.dq.data(), a.dk.data(),
                                                 a.dv.data()));
-    RETURN_IF_ERROR(backend_->RopeBackward(rq, a.dq.data(), a.cos.data(), a.sin.data(), nullptr, a.dq.data()));
-    RETURN_IF_ERROR(backend_->RopeBackward(rk, a.dk.data(), a.cos.data(), a.sin.data(), nullptr, a.dk.data()));
+    RETURN_IF_ERROR(backend_->RopeBackward(rq, a.dq.data(), a.cos.data(), a.sin.data(), pos, a.dq.data()));
+    RETURN_IF_ERROR(backend_->RopeBackward(rk, a.dk.data(), a.cos.data(), a.sin.data(), pos, a.dk.data()));
     RETURN_IF_ERROR(LinearBackward(la.h1.data(), w.wq, lora(LlamaProj::kQ), xa(LlamaProj::kQ), a.dq.data(), N, C,
                                    Dq, dh1, GradMode::kOverwrite, G(p + "self_attn.q_proj.weight"),
                                    G(p + "self_attn.q_proj.bias"), grads));

@@ -1,7 +1,8 @@
 // LlamaModel's forward pass: embedding, then per layer RMSNorm -> q/k/v (+bias) -> RoPE -> causal GQA
-// attention -> o_proj -> residual -> RMSNorm -> SwiGLU MLP -> residual, then the final norm and lm_head, each
-// step one op of the backend, as HF's modeling_llama.py / modeling_qwen2.py compute it in fp32. Every
-// projection may carry a LoRA branch. The activations the backward needs are kept in LlamaActivations.
+// attention (per document, at per-token positions, when rows are packed) -> o_proj -> residual -> RMSNorm ->
+// SwiGLU MLP -> residual, then the final norm and lm_head, each step one op of the backend, as HF's
+// modeling_llama.py / modeling_qwen2.py compute it in fp32. Every projection may carry a LoRA branch. The
+// activations the backward needs are kept in LlamaActivations.
 #include <algorithm>
 #include <array>
 #include <memory>
@@ -34,6 +35,8 @@ absl::StatusOr<std::unique_ptr<LlamaActivations>> PlanLlamaActivations(
   a->with_lora = !lora.empty();
   ASSIGN_OR_RETURN(a->ids, Buffer(backend, N));
   ASSIGN_OR_RETURN(a->targets, Buffer(backend, N));
+  ASSIGN_OR_RETURN(a->positions, Buffer(backend, N));
+  ASSIGN_OR_RETURN(a->segments, Buffer(backend, N));
   ASSIGN_OR_RETURN(a->ones, Buffer(backend, N));
   RETURN_IF_ERROR(backend->Fill(a->ones.data(), 1.0f, N));
   const RopeTables tables = ComputeRopeTables(inv_freq, seq);
@@ -95,7 +98,8 @@ absl::StatusOr<std::unique_ptr<LlamaActivations>> PlanLlamaActivations(
   return a;
 }
 
-absl::Status LlamaModel::Prepare(const std::vector<int32_t>& ids, int64_t batch, int64_t seq) {
+absl::Status LlamaModel::Prepare(const std::vector<int32_t>& ids, int64_t batch, int64_t seq,
+                                 const LlamaPacking* packing) {
   const int64_t N = batch * seq;
   if (batch < 1 || seq < 1 || static_cast<int64_t>(ids.size()) != N) {
     return absl::InvalidArgumentError(absl::StrCat("forward: ", ids.size(), " ids for batch ", batch, " x seq ", seq));
@@ -104,6 +108,20 @@ absl::Status LlamaModel::Prepare(const std::vector<int32_t>& ids, int64_t batch,
     if (id < 0 || id >= config_.vocab_size) {
       return absl::InvalidArgumentError(
           absl::StrCat("forward: token id ", id, " outside [0, ", config_.vocab_size, ")"));
+    }
+  }
+  if (packing != nullptr) {
+    if (static_cast<int64_t>(packing->position_ids.size()) != N ||
+        static_cast<int64_t>(packing->segment_ids.size()) != N) {
+      return absl::InvalidArgumentError(absl::StrCat("forward: packing has ", packing->position_ids.size(),
+                                                     " position ids and ", packing->segment_ids.size(),
+                                                     " segment ids for batch ", batch, " x seq ", seq));
+    }
+    // The RoPE tables cover positions [0, seq): a document's positions restart at 0, so they stay below seq.
+    for (int32_t p : packing->position_ids) {
+      if (p < 0 || p >= seq) {
+        return absl::InvalidArgumentError(absl::StrCat("forward: position id ", p, " outside [0, seq=", seq, ")"));
+      }
     }
   }
   if (acts_ == nullptr || batch > acts_->capacity_batch || seq > acts_->capacity_seq ||
@@ -118,6 +136,11 @@ absl::Status LlamaModel::Prepare(const std::vector<int32_t>& ids, int64_t batch,
   }
   acts_->batch = batch;
   acts_->seq = seq;
+  acts_->packed = packing != nullptr;
+  if (packing != nullptr) {
+    RETURN_IF_ERROR(backend_->CopyToDevice(acts_->positions.data(), packing->position_ids.data(), N * 4));
+    RETURN_IF_ERROR(backend_->CopyToDevice(acts_->segments.data(), packing->segment_ids.data(), N * 4));
+  }
   return backend_->CopyToDevice(acts_->ids.data(), ids.data(), N * 4);
 }
 
@@ -139,6 +162,9 @@ absl::Status LlamaModel::RunForward() {
   const int64_t I = c.intermediate_size, Dq = c.q_dim(), Dkv = c.kv_dim(), D = c.head_dim;
   const float eps = static_cast<float>(c.rms_norm_eps);
   const auto* ids = reinterpret_cast<const int32_t*>(a.ids.data());
+  // Packed rows: per-token RoPE positions and attention segments; otherwise null (positions 0..T-1, one sequence).
+  const auto* pos = a.packed ? reinterpret_cast<const int32_t*>(a.positions.data()) : nullptr;
+  const auto* seg = a.packed ? reinterpret_cast<const int32_t*>(a.segments.data()) : nullptr;
   const AttentionShape as{B, T, c.num_attention_heads, c.num_key_value_heads, D};
   const RopeShape rq{B, T, c.num_attention_heads, D, T};
   const RopeShape rk{B, T, c.num_key_value_heads, D, T};
@@ -161,9 +187,9 @@ absl::Status LlamaModel::RunForward() {
                                   la.k.data()));
     RETURN_IF_ERROR(LinearForward(la.h1.data(), w.wv, w.bv, lora(LlamaProj::kV), xa(LlamaProj::kV), N, C, Dkv,
                                   la.v.data()));
-    RETURN_IF_ERROR(backend_->RopeForward(rq, la.q.data(), a.cos.data(), a.sin.data(), nullptr, la.q.data()));
-    RETURN_IF_ERROR(backend_->RopeForward(rk, la.k.data(), a.cos.data(), a.sin.data(), nullptr, la.k.data()));
-    RETURN_IF_ERROR(backend_->AttentionForward(as, la.q.data(), la.k.data(), la.v.data(), nullptr, la.att.data(),
+    RETURN_IF_ERROR(backend_->RopeForward(rq, la.q.data(), a.cos.data(), a.sin.data(), pos, la.q.data()));
+    RETURN_IF_ERROR(backend_->RopeForward(rk, la.k.data(), a.cos.data(), a.sin.data(), pos, la.k.data()));
+    RETURN_IF_ERROR(backend_->AttentionForward(as, la.q.data(), la.k.data(), la.v.data(), seg, la.att.data(),
                                                la.saved.data()));
     RETURN_IF_ERROR(LinearForward(la.att.data(), w.wo, DeviceBuffer(), lora(LlamaProj::kO), xa(LlamaProj::kO), N,
                                   Dq, C, a.proj.data()));
@@ -186,9 +212,9 @@ absl::Status LlamaModel::RunForward() {
   return LinearForward(a.h_f.data(), head, DeviceBuffer(), kNoLora, nullptr, N, C, V, a.logits.data());
 }
 
-absl::StatusOr<std::vector<float>> LlamaModel::Forward(const std::vector<int32_t>& ids, int64_t batch,
-                                                       int64_t seq) {
-  RETURN_IF_ERROR(Prepare(ids, batch, seq));
+absl::StatusOr<std::vector<float>> LlamaModel::Forward(const std::vector<int32_t>& ids, int64_t batch, int64_t seq,
+                                                       const LlamaPacking* packing) {
+  RETURN_IF_ERROR(Prepare(ids, batch, seq, packing));
   RETURN_IF_ERROR(RunForward());
   const int64_t n = batch * seq * config_.vocab_size;
   std::vector<float> out(static_cast<size_t>(n));

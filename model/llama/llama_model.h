@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "kernels/kernels.h"
 #include "model/hf_model.h"
 #include "model/model_config.h"
@@ -101,6 +102,17 @@ enum class TrainMode {
   kLora,  // only the attached adapter's A and B; the base weights get none
 };
 
+// Sample packing: several documents in each row of a batch, as transformers' padding-free training
+// (DataCollatorWithFlattening's position_ids, flash-attention varlen): per token, its position within its document
+// (restarting at 0; RoPE's position) and its document's id within the row (a token attends to the earlier tokens
+// of its own document only). Views of (batch, seq) host arrays, row-major, read during the call only.
+// Without a packing (null), a row is one sequence at positions 0..seq-1, and results are exactly those of a call
+// that never heard of packing.
+struct LlamaPacking {
+  absl::Span<const int32_t> position_ids;  // (batch, seq) in [0, seq)
+  absl::Span<const int32_t> segment_ids;   // (batch, seq); equal ids = one document (ids are per row)
+};
+
 struct LlamaActivations;  // llama_activations.h: the forward's saved buffers and the backward's scratch.
 
 // ---- KV-cache decoding (llama_decode.cc): LlamaKvCache here, NewKvCache and Decode in LlamaModel ----
@@ -153,10 +165,11 @@ class LlamaModel {
   // NOT_FOUND for any other name.
   absl::StatusOr<DeviceBuffer*> Parameter(const std::string& name);
 
-  // ids (batch, seq) host, row-major -> logits (batch, seq, vocab) host. Positions are 0..seq-1 per row; no
-  // padding, one sequence per row.
-  // The attached LoRA adapter, if any, is applied, without dropout (this is evaluation).
-  absl::StatusOr<std::vector<float>> Forward(const std::vector<int32_t>& ids, int64_t batch, int64_t seq);
+  // ids (batch, seq) host, row-major -> logits (batch, seq, vocab) host. Positions are 0..seq-1 per row, one
+  // sequence per row, unless `packing` says otherwise (INVALID_ARGUMENT for its sizes or a position outside
+  // [0, seq)). The attached LoRA adapter, if any, is applied, without dropout (this is evaluation).
+  absl::StatusOr<std::vector<float>> Forward(const std::vector<int32_t>& ids, int64_t batch, int64_t seq,
+                                             const LlamaPacking* packing = nullptr);
 
   // Adds `adapter` to the projections it targets (replacing any attached before): their forward becomes
   // W x (+ b) + scale * B (A x), PEFT's LoRA with scale = lora_alpha / r (or / sqrt(r) with rsLoRA).
@@ -182,9 +195,14 @@ class LlamaModel {
   // INVALID_ARGUMENT for mismatched sizes, labels outside the vocabulary, no target at all, or a denominator
   // below the target count. LoRA dropout, if the adapter has any, applies here (and advances
   // lora_dropout_rng().step).
+  // With `packing` (sample packing, see LlamaPacking), RoPE and attention follow it, and a target never crosses
+  // documents: position t predicts labels[t+1] only when both tokens share a segment id, so the last token of a
+  // document predicts nothing (DataCollatorWithFlattening writes -100 at each document's first label for the
+  // same effect, so HF's loss on its batch is this one). The loss is then that of the documents run separately
+  // with the same denominator.
   absl::StatusOr<float> ForwardBackward(const std::vector<int32_t>& ids, const std::vector<int32_t>& labels,
                                         int64_t batch, int64_t seq, LlamaGradients* grads,
-                                        int64_t loss_denominator = 0);
+                                        int64_t loss_denominator = 0, const LlamaPacking* packing = nullptr);
 
   // ---- KV-cache decoding (llama_decode.cc) ----
   // An empty KV cache for up to max_len tokens. INVALID_ARGUMENT unless 1 <= max_len <= max_position_embeddings.
@@ -201,8 +219,9 @@ class LlamaModel {
   // Out of line, like the destructor: acts_'s type is complete only in the .cc files.
   LlamaModel(Backend* backend, LlamaConfig config);
 
-  // Plans acts_ (growing its capacity to cover (batch, seq) when it does not yet), sets the shape, uploads ids.
-  absl::Status Prepare(const std::vector<int32_t>& ids, int64_t batch, int64_t seq);
+  // Plans acts_ (growing its capacity to cover (batch, seq) when it does not yet), sets the shape, uploads ids and
+  // the packing (null: none).
+  absl::Status Prepare(const std::vector<int32_t>& ids, int64_t batch, int64_t seq, const LlamaPacking* packing);
   // Embedding to logits over acts_, saving what the backward needs.
   absl::Status RunForward();
   // From dlogits (in acts_->logits) back to the embedding, adding into grads.

@@ -32,6 +32,7 @@ TEST(JobSpecDefaultsTest, EmptySpecGetsTopLevelDefaults) {
   EXPECT_EQ(spec.sequence_len(), 2048);
   EXPECT_TRUE(spec.has_sample_packing());
   EXPECT_EQ(spec.chat_template(), v1::CHAT_TEMPLATE_UNSPECIFIED);  // "none" is the default.
+  EXPECT_EQ(spec.max_bad_line_fraction(), 0.01);
   EXPECT_EQ(spec.micro_batch_size(), 1);
   EXPECT_EQ(spec.gradient_accumulation_steps(), 1);
   EXPECT_EQ(spec.num_epochs(), 1);
@@ -86,6 +87,7 @@ TEST(JobSpecDefaultsTest, PresentValuesAreKeptEvenWhenZero) {
   spec.set_use_rslora(true);
   spec.set_max_grad_norm(0);  // Explicitly "no clipping", not "use the default 1.0".
   spec.set_max_restarts(0);
+  spec.set_max_bad_line_fraction(0);  // Explicitly "any malformed line fails".
   spec.set_seed(0);
   spec.set_sequence_len(512);
   spec.set_device(v1::DEVICE_CPU);
@@ -97,6 +99,8 @@ TEST(JobSpecDefaultsTest, PresentValuesAreKeptEvenWhenZero) {
   EXPECT_TRUE(spec.use_rslora());
   EXPECT_EQ(spec.max_grad_norm(), 0);
   EXPECT_EQ(spec.max_restarts(), 0);
+  EXPECT_TRUE(spec.has_max_bad_line_fraction());
+  EXPECT_EQ(spec.max_bad_line_fraction(), 0);
   EXPECT_EQ(spec.seed(), 0);
   EXPECT_EQ(spec.sequence_len(), 512);
   EXPECT_EQ(spec.device(), v1::DEVICE_CPU);

@@ -52,6 +52,7 @@ TEST(ValidateJobSpecTest, EveryFeatureTogetherIsValid) {
   spec.mutable_datasets(1)->set_type(v1::DATASET_TYPE_CHAT_TEMPLATE);
   spec.mutable_rehearsal()->set_path("/data/general.txt");
   spec.mutable_rehearsal()->set_ratio(0);
+  spec.set_max_bad_line_fraction(1);  // Closed interval: every line may be malformed (the load still needs one).
   spec.mutable_early_stopping()->set_general_eval_dataset("/data/held_out.txt");
   spec.set_max_steps(0);
   spec.set_warmup_steps(5000);  // No max_steps, so warmup is not bounded by it.
@@ -142,6 +143,10 @@ std::vector<BadProto> BadProtos() {
       {"ChatDatasetWithoutTemplate",
        [](JobSpec* s) { s->mutable_datasets(0)->set_type(v1::DATASET_TYPE_CHAT_TEMPLATE); },
        "chat_template: required because datasets[0] has type chat_template"},
+      {"BadLineFractionAboveOne", [](JobSpec* s) { s->set_max_bad_line_fraction(1.5); },
+       "max_bad_line_fraction: must be in [0, 1], got 1.5"},
+      {"BadLineFractionNegative", [](JobSpec* s) { s->set_max_bad_line_fraction(-0.01); },
+       "max_bad_line_fraction: must be in [0, 1], got -0.01"},
       {"ZeroMicroBatch", [](JobSpec* s) { s->set_micro_batch_size(0); }, "micro_batch_size: must be > 0, got 0"},
       {"NegativeAccumulation", [](JobSpec* s) { s->set_gradient_accumulation_steps(-2); },
        "gradient_accumulation_steps: must be > 0, got -2"},

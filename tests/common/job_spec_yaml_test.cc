@@ -73,6 +73,8 @@ TEST(JobSpecYamlTest, MinimalSpecGetsEveryDefault) {
   EXPECT_TRUE(spec->has_sample_packing());
   EXPECT_FALSE(spec->sample_packing());
   EXPECT_EQ(spec->chat_template(), v1::CHAT_TEMPLATE_UNSPECIFIED);
+  EXPECT_TRUE(spec->has_max_bad_line_fraction());
+  EXPECT_EQ(spec->max_bad_line_fraction(), 0.01);
   EXPECT_EQ(spec->micro_batch_size(), 1);
   EXPECT_EQ(spec->gradient_accumulation_steps(), 1);
   EXPECT_EQ(spec->num_epochs(), 1);
@@ -123,6 +125,7 @@ TEST(JobSpecYamlTest, FullSpecKeepsEveryValue) {
   EXPECT_EQ(spec->sequence_len(), 4096);
   EXPECT_TRUE(spec->sample_packing());
   EXPECT_EQ(spec->chat_template(), v1::CHAT_TEMPLATE_CHATML);
+  EXPECT_EQ(spec->max_bad_line_fraction(), 0.05);
   EXPECT_EQ(spec->micro_batch_size(), 4);
   EXPECT_EQ(spec->gradient_accumulation_steps(), 8);
   EXPECT_EQ(spec->num_epochs(), 2.5);

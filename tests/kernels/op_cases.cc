@@ -471,6 +471,9 @@ std::vector<std::unique_ptr<OpCase>> AllOpCases() {
   c.push_back(std::make_unique<RopeCase>(RopeShape{2, 5, 3, 8, 5}, std::vector<int32_t>{}));
   c.push_back(std::make_unique<RopeCase>(RopeShape{1, 1, 1, 2, 1}, std::vector<int32_t>{}));
   c.push_back(std::make_unique<RopeCase>(RopeShape{2, 4, 2, 6, 11}, std::vector<int32_t>{0, 1, 2, 3, 7, 8, 0, 10}));
+  // Packed rows: positions restart at 0 with each document (rows of 3 + 2 + 4 and 6 + 3 tokens).
+  c.push_back(std::make_unique<RopeCase>(
+      RopeShape{2, 9, 2, 8, 9}, std::vector<int32_t>{0, 1, 2, 0, 1, 0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 0, 1, 2}));
 
   c.push_back(std::make_unique<AttentionCase>(AttentionShape{2, 7, 4, 4, 8}, std::vector<int32_t>{}));
   c.push_back(std::make_unique<AttentionCase>(AttentionShape{1, 9, 4, 2, 6}, std::vector<int32_t>{}));
@@ -479,6 +482,15 @@ std::vector<std::unique_ptr<OpCase>> AllOpCases() {
   c.push_back(std::make_unique<AttentionCase>(AttentionShape{2, 13, 4, 2, 8},
                                               Segments({{0, 4}, {1, 6}, {2, 3}, {5, 13}})));
   c.push_back(std::make_unique<AttentionCase>(AttentionShape{1, 64, 2, 1, 16}, Segments({{0, 40}, {1, 24}})));
+  // Sample packing over several causal blocks (64 queries each on the CPU): later blocks start at their first
+  // document's start (30, then 85 in row 0), a block that starts exactly at a document of one token, and segment
+  // ids that come back after another document (equality, not contiguity, decides; the block's first key is then
+  // the id's first token).
+  c.push_back(std::make_unique<AttentionCase>(
+      AttentionShape{2, 150, 4, 2, 8}, Segments({{0, 30}, {1, 50}, {2, 5}, {3, 65}, {0, 100}, {1, 50}})));
+  c.push_back(std::make_unique<AttentionCase>(AttentionShape{1, 70, 2, 2, 4},
+                                              Segments({{0, 64}, {1, 1}, {2, 1}, {3, 1}, {4, 3}})));
+  c.push_back(std::make_unique<AttentionCase>(AttentionShape{1, 80, 2, 1, 8}, Segments({{0, 10}, {1, 60}, {0, 10}})));
 
   // Decoding: one token after a prefix (GQA), a prefill from an empty cache (= causal attention), a chunk after
   // a prefix, the smallest, and two large enough for the parallel path.

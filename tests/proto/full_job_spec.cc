@@ -76,6 +76,7 @@ v1::JobSpec FullJobSpec() {
   spec.set_sequence_len(4096);
   spec.set_sample_packing(true);
   spec.set_chat_template(v1::CHAT_TEMPLATE_CHATML);
+  spec.set_max_bad_line_fraction(0.03125);
   spec.set_micro_batch_size(4);
   spec.set_gradient_accumulation_steps(8);
   spec.set_num_epochs(2.5);

@@ -44,6 +44,7 @@ def full_job_spec():
         sequence_len=1024,
         sample_packing=True,
         chat_template=job_spec_pb2.CHAT_TEMPLATE_LLAMA3,
+        max_bad_line_fraction=0.125,
         micro_batch_size=2,
         gradient_accumulation_steps=16,
         num_epochs=3.0,

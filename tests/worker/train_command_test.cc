@@ -22,6 +22,15 @@ void Write(const std::string& path, const std::string& text) {
   out << text;
 }
 
+TrainCommandOptions Options(const std::string& config, const std::string& output, const std::string& log, bool json) {
+  TrainCommandOptions options;
+  options.config_path = config;
+  options.output_dir = output;
+  options.log_path = log;
+  options.json = json;
+  return options;
+}
+
 class TrainCommandTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -39,7 +48,7 @@ class TrainCommandTest : public ::testing::Test {
 TEST_F(TrainCommandTest, TrainsLogsEveryStepAndWritesTheAdapter) {
   Write(tmp_.file("job.yaml"), Config("max_steps: 4\npriority: 5\n"));
   std::ostringstream out;
-  const absl::Status status = RunTrainCommand({tmp_.file("job.yaml"), tmp_.file("out"), "", false}, out);
+  const absl::Status status = RunTrainCommand(Options(tmp_.file("job.yaml"), tmp_.file("out"), "", false), out);
   ASSERT_TRUE(status.ok()) << status << "\n" << out.str();
   EXPECT_NE(out.str().find("note: ignored here (only the coordinator uses them): priority"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("step 4/4 epoch 1 loss "), std::string::npos) << out.str();
@@ -62,7 +71,7 @@ TEST_F(TrainCommandTest, TrainsLogsEveryStepAndWritesTheAdapter) {
 TEST_F(TrainCommandTest, JsonModePrintsStepsAsJsonLines) {
   Write(tmp_.file("job.yaml"), Config("max_steps: 2\n"));
   std::ostringstream out;
-  ASSERT_TRUE(RunTrainCommand({tmp_.file("job.yaml"), tmp_.file("out"), tmp_.file("log.jsonl"), true}, out).ok());
+  ASSERT_TRUE(RunTrainCommand(Options(tmp_.file("job.yaml"), tmp_.file("out"), tmp_.file("log.jsonl"), true), out).ok());
   int json_lines = 0;
   std::istringstream lines(out.str());
   for (std::string line; std::getline(lines, line);) {
@@ -75,16 +84,16 @@ TEST_F(TrainCommandTest, JsonModePrintsStepsAsJsonLines) {
 
 TEST_F(TrainCommandTest, ErrorsNameTheFileAndTheKey) {
   std::ostringstream out;
-  absl::Status status = RunTrainCommand({tmp_.file("missing.yaml"), tmp_.file("out"), "", false}, out);
+  absl::Status status = RunTrainCommand(Options(tmp_.file("missing.yaml"), tmp_.file("out"), "", false), out);
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("missing.yaml"), absl::string_view::npos) << status;
 
   Write(tmp_.file("job.yaml"), Config("lora_r: zero\n"));
-  status = RunTrainCommand({tmp_.file("job.yaml"), tmp_.file("out"), "", false}, out);
+  status = RunTrainCommand(Options(tmp_.file("job.yaml"), tmp_.file("out"), "", false), out);
   EXPECT_EQ(status.message(), tmp_.file("job.yaml") + ": lora_r: expected an integer, got \"zero\"");
 
   Write(tmp_.file("job.yaml"), Config("device: cuda\n"));
-  status = RunTrainCommand({tmp_.file("job.yaml"), tmp_.file("out"), "", false}, out);
+  status = RunTrainCommand(Options(tmp_.file("job.yaml"), tmp_.file("out"), "", false), out);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented) << status;
   EXPECT_FALSE(std::filesystem::exists(tmp_.file("out"))) << "a refused config must not create the output";
 }

@@ -37,6 +37,9 @@ TEST(TrainConfigTest, MinimalConfigTakesTheJobSpecDefaults) {
   EXPECT_EQ(c->weight_decay, 0.0);
   EXPECT_EQ(c->max_grad_norm, 1.0);
   EXPECT_EQ(c->seed, 42u);
+  EXPECT_EQ(c->max_bad_line_fraction, 0.01);
+  EXPECT_FALSE(c->chat_template.has_value());
+  EXPECT_FALSE(c->rehearsal.has_value());
 }
 
 TEST(TrainConfigTest, ReadsEveryTrainingKey) {
@@ -58,11 +61,14 @@ warmup_steps: 10
 weight_decay: 0.01
 max_grad_norm: 0.5
 seed: 1234
-world_size: 1
+world_size: 2
 device: cpu
-val_set_size: 0
-sample_packing: false
+val_set_size: 0.05
+sample_packing: true
 eval_steps: 5
+save_steps: 7
+save_total_limit: 0
+early_stopping: {general_eval_dataset: wiki.jsonl, general_ppl_max_rise: 0.25, patience: 3}
 priority: 3
 )";
   std::vector<std::string> ignored;
@@ -86,7 +92,52 @@ priority: 3
   EXPECT_EQ(c->weight_decay, 0.01);
   EXPECT_EQ(c->max_grad_norm, 0.5);
   EXPECT_EQ(c->seed, 1234u);
-  EXPECT_EQ(ignored, (std::vector<std::string>{"eval_steps", "priority"}));
+  EXPECT_EQ(c->world_size, 2);
+  EXPECT_TRUE(c->sample_packing);
+  EXPECT_EQ(c->val_set_size, 0.05);
+  EXPECT_EQ(c->eval_steps, 5);
+  EXPECT_EQ(c->save_steps, 7);
+  EXPECT_EQ(c->save_total_limit, 0);
+  ASSERT_TRUE(c->early_stopping.has_value());
+  EXPECT_EQ(c->early_stopping->general_eval_dataset, "wiki.jsonl");
+  EXPECT_EQ(c->early_stopping->general_ppl_max_rise, 0.25);
+  EXPECT_EQ(c->early_stopping->patience, 3);
+  EXPECT_EQ(ignored, (std::vector<std::string>{"priority"}));
+}
+
+TEST(TrainConfigTest, ChatTemplateRehearsalAndBadLines) {
+  absl::StatusOr<TrainConfig> c = ParseTrainConfigYaml(R"(base_model: m
+datasets:
+  - {path: chats.jsonl, type: chat_template}
+  - {path: mixed.jsonl}
+chat_template: qwen2.5
+rehearsal: {path: general.txt, ratio: 0.25}
+max_bad_line_fraction: 0
+)", nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->datasets[0].format, RecordFormat::kMessages);
+  EXPECT_EQ(c->datasets[1].format, RecordFormat::kAuto);
+  ASSERT_TRUE(c->chat_template.has_value());
+  EXPECT_EQ(c->chat_template->name, "qwen2.5");
+  EXPECT_EQ(c->chat_template->format, ChatFormat::kChatMl);
+  EXPECT_TRUE(c->chat_template->default_system.has_value());
+  ASSERT_TRUE(c->rehearsal.has_value());
+  EXPECT_EQ(c->rehearsal->path, "general.txt");
+  EXPECT_EQ(c->rehearsal->ratio, 0.25);
+  EXPECT_EQ(c->max_bad_line_fraction, 0);
+
+  c = ParseTrainConfigYaml(std::string(kMinimal) + "rehearsal: {path: general.jsonl}\nmax_bad_line_fraction: 1\n",
+                           nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->rehearsal->ratio, 0.1);  // The job spec's default.
+  EXPECT_EQ(c->max_bad_line_fraction, 1);
+
+  const absl::Status no_template =
+      ParseTrainConfigYaml("base_model: m\ndatasets:\n  - {path: a}\n  - {path: b, type: chat_template}\n", nullptr)
+          .status();
+  EXPECT_EQ(no_template.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(no_template.message(), "chat_template: required because datasets[1] has type chat_template (one of "
+                                   "llama3, chatml, qwen2.5, smollm2, mistral)");
 }
 
 TEST(TrainConfigTest, DatasetTypesAndTargetLists) {
@@ -141,16 +192,35 @@ TEST(TrainConfigTest, BadValuesNameTheKey) {
        "datasets[0].kind: unknown key"},
       {"datasets:\n  - {path: a, type: csv}\n", absl::StatusCode::kInvalidArgument,
        "datasets[0].type: expected one of auto, text"},
+      {"chat_template: vicuna\n", absl::StatusCode::kInvalidArgument,
+       "chat_template: unknown chat template \"vicuna\"; known: llama3, chatml, qwen2.5, smollm2, mistral"},
+      {"chat_template: [chatml]\n", absl::StatusCode::kInvalidArgument, "chat_template: expected a string"},
+      {"max_bad_line_fraction: 1.5\n", absl::StatusCode::kInvalidArgument, "max_bad_line_fraction: must be in [0, 1]"},
+      {"max_bad_line_fraction: -0.1\n", absl::StatusCode::kInvalidArgument,
+       "max_bad_line_fraction: must be in [0, 1]"},
+      {"max_bad_line_fraction: few\n", absl::StatusCode::kInvalidArgument,
+       "max_bad_line_fraction: expected a finite number"},
+      {"rehearsal: {ratio: 0.2}\n", absl::StatusCode::kInvalidArgument, "rehearsal.path: is required"},
+      {"rehearsal: {path: g.txt, ratio: 1}\n", absl::StatusCode::kInvalidArgument,
+       "rehearsal.ratio: must be in [0, 1)"},
+      {"rehearsal: {path: g.txt, mix: 0.2}\n", absl::StatusCode::kInvalidArgument, "rehearsal.mix: unknown key"},
+      {"rehearsal: g.txt\n", absl::StatusCode::kInvalidArgument, "rehearsal: expected a mapping {path, ratio}"},
       // Job-spec features the standalone trainer does not run yet: refused, not silently dropped.
       {"method: qlora\n", absl::StatusCode::kUnimplemented, "method: qlora"},
-      {"datasets:\n  - {path: a, type: chat_template}\n", absl::StatusCode::kUnimplemented,
-       "datasets[0].type: chat_template"},
-      {"chat_template: chatml\n", absl::StatusCode::kUnimplemented, "chat_template:"},
-      {"sample_packing: true\n", absl::StatusCode::kUnimplemented, "sample_packing:"},
-      {"val_set_size: 0.1\n", absl::StatusCode::kUnimplemented, "val_set_size:"},
-      {"rehearsal: {path: g.jsonl}\n", absl::StatusCode::kUnimplemented, "rehearsal:"},
-      {"early_stopping: {general_eval_dataset: g.jsonl}\n", absl::StatusCode::kUnimplemented, "early_stopping:"},
-      {"world_size: 2\n", absl::StatusCode::kUnimplemented, "world_size:"},
+      {"sample_packing: 2\n", absl::StatusCode::kInvalidArgument, "sample_packing: expected true or false"},
+      {"val_set_size: 1\n", absl::StatusCode::kInvalidArgument, "val_set_size: must be in [0, 1)"},
+      {"eval_steps: 0\n", absl::StatusCode::kInvalidArgument, "eval_steps: must be >= 1"},
+      {"save_steps: -2\n", absl::StatusCode::kInvalidArgument, "save_steps: must be >= 1"},
+      {"world_size: 0\n", absl::StatusCode::kInvalidArgument, "world_size: must be >= 1"},
+      {"early_stopping: {patience: 2}\n", absl::StatusCode::kInvalidArgument,
+       "early_stopping.general_eval_dataset: is required"},
+      {"early_stopping: {general_eval_dataset: g, patience: 0}\n", absl::StatusCode::kInvalidArgument,
+       "early_stopping.patience: must be >= 1"},
+      {"early_stopping: {general_eval_dataset: g, general_ppl_max_rise: 0}\n", absl::StatusCode::kInvalidArgument,
+       "early_stopping.general_ppl_max_rise: must be > 0"},
+      {"early_stopping: {general_eval_dataset: g, window: 3}\n", absl::StatusCode::kInvalidArgument,
+       "early_stopping.window: unknown key"},
+      {"early_stopping: g.jsonl\n", absl::StatusCode::kInvalidArgument, "early_stopping: expected a mapping"},
       {"device: cuda\n", absl::StatusCode::kUnimplemented, "device: cuda"},
   };
   for (const BadCase& c : cases) {

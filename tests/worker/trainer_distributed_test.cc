@@ -53,7 +53,8 @@ TrainConfig Config(const std::string& data, TrainMethod method, int64_t accumula
 }
 
 // Trains `config` as `world` forked ranks (world 1 included, for symmetry); rank 0 writes to out_dir.
-void TrainRanks(const TrainConfig& config, int world, const std::string& store_dir, const std::string& out_dir) {
+void TrainRanks(TrainConfig config, int world, const std::string& store_dir, const std::string& out_dir) {
+  config.world_size = world;
   std::vector<pid_t> pids;
   for (int rank = 0; rank < world; ++rank) {
     pids.push_back(Spawn([&, rank]() -> int {

@@ -1,6 +1,6 @@
 // The collectives of data-parallel training (issue 5): in-place all-reduce, broadcast and barrier across the ranks
 // of one job, each call bounded by a timeout so that a dead peer becomes an error instead of a hang. Implemented
-// over Gloo (CPU ranks, TCP) in gloo_collective.h; NCCL (GPU ranks) follows with the CUDA backend.
+// over Gloo (CPU ranks, TCP) in gloo_collective.h and NCCL (GPU ranks) in nccl_collective.h.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,7 @@ enum class ReduceOp { kSum, kAvg };
 
 // One rank's endpoint. Calls are collective: every rank makes the same calls in the same order. A call that fails
 // (timeout, peer gone) leaves the endpoint broken: later calls return FAILED_PRECONDITION with the first error.
+// Data pointers live where the rank's backend keeps its buffers: host memory for Gloo, device memory for NCCL.
 // Not thread-safe.
 class Collective {
  public:

@@ -63,4 +63,52 @@ absl::StatusOr<double> AdamWOptimizer::Step(LlamaModel& model, LlamaGradients& g
   return norm;
 }
 
+absl::StatusOr<AdamWOptimizer::State> AdamWOptimizer::ExportState() const {
+  State state;
+  state.step = step_;
+  for (const auto& [name, moments] : moments_) {
+    std::vector<float> m(static_cast<size_t>(moments.m.size())), v(m.size());
+    RETURN_IF_ERROR(backend_->CopyToHost(m.data(), moments.m.data(), m.size() * sizeof(float)));
+    RETURN_IF_ERROR(backend_->CopyToHost(v.data(), moments.v.data(), v.size() * sizeof(float)));
+    state.exp_avg.emplace(name, std::move(m));
+    state.exp_avg_sq.emplace(name, std::move(v));
+  }
+  return state;
+}
+
+absl::Status AdamWOptimizer::ImportState(const State& state) {
+  if (state.step < 0) return absl::FailedPreconditionError(absl::StrCat("optimizer step ", state.step, " < 0"));
+  if (state.exp_avg.size() != moments_.size() || state.exp_avg_sq.size() != moments_.size()) {
+    return absl::FailedPreconditionError(absl::StrCat("the optimizer state holds ", state.exp_avg.size(), " and ",
+                                                      state.exp_avg_sq.size(), " moment tensors; this run trains ",
+                                                      moments_.size()));
+  }
+  for (const auto& [name, moments] : moments_) {
+    for (const auto* held : {&state.exp_avg, &state.exp_avg_sq}) {
+      const auto it = held->find(name);
+      if (it == held->end()) {
+        return absl::FailedPreconditionError(absl::StrCat("the optimizer state has no moment for ", name));
+      }
+      if (static_cast<int64_t>(it->second.size()) != moments.m.size()) {
+        return absl::FailedPreconditionError(absl::StrCat("optimizer moment of ", name, " has ", it->second.size(),
+                                                          " elements; the tensor has ", moments.m.size()));
+      }
+    }
+  }
+  for (auto& [name, moments] : moments_) {
+    const std::vector<float>& m = state.exp_avg.at(name);
+    const std::vector<float>& v = state.exp_avg_sq.at(name);
+    RETURN_IF_ERROR(backend_->CopyToDevice(moments.m.data(), m.data(), m.size() * sizeof(float)));
+    RETURN_IF_ERROR(backend_->CopyToDevice(moments.v.data(), v.data(), v.size() * sizeof(float)));
+  }
+  step_ = state.step;
+  return absl::OkStatus();
+}
+
+std::map<std::string, AdamWOptimizer::MomentBuffers> AdamWOptimizer::moment_buffers() {
+  std::map<std::string, MomentBuffers> buffers;
+  for (auto& [name, moments] : moments_) buffers[name] = {moments.m.data(), moments.v.data(), moments.m.size()};
+  return buffers;
+}
+
 }  // namespace ftd

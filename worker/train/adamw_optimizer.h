@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "model/llama/llama_model.h"
@@ -32,6 +33,27 @@ class AdamWOptimizer {
   absl::StatusOr<double> Step(LlamaModel& model, LlamaGradients& grads, double lr);
 
   int64_t steps() const { return step_; }
+
+  // The optimiser's whole state, for checkpoints: the step count and both moments of every trained tensor.
+  struct State {
+    int64_t step = 0;
+    std::map<std::string, std::vector<float>> exp_avg;     // torch's names for m and v.
+    std::map<std::string, std::vector<float>> exp_avg_sq;
+  };
+  absl::StatusOr<State> ExportState() const;
+  // Restores ExportState's result. FAILED_PRECONDITION naming the tensor when the trained set or a size differs
+  // (a checkpoint of another run); nothing is changed then.
+  absl::Status ImportState(const State& state);
+
+  // The moment buffers on the backend, by tensor name, and the step count: for ranks that receive a resumed state
+  // by broadcast instead of reading a checkpoint.
+  struct MomentBuffers {
+    float* exp_avg = nullptr;
+    float* exp_avg_sq = nullptr;
+    int64_t elements = 0;
+  };
+  std::map<std::string, MomentBuffers> moment_buffers();
+  void set_steps(int64_t steps) { step_ = steps; }
 
  private:
   AdamWOptimizer(Backend* backend, AdamWOptions options) : backend_(backend), options_(options) {}

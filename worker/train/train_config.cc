@@ -2,6 +2,7 @@
 // read so that the message names the key.
 #include "worker/train/train_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -17,8 +18,8 @@ namespace ftd {
 namespace {
 
 // What ParseTrainConfigYaml does with a key it does not turn into a TrainConfig field.
-constexpr absl::string_view kIgnoredKeys[] = {"bnb_4bit_use_double_quant", "eval_steps", "save_steps",
-                                              "save_total_limit", "benchmarks", "max_restarts", "priority"};
+constexpr absl::string_view kIgnoredKeys[] = {"bnb_4bit_use_double_quant", "benchmarks", "max_restarts",
+                                              "priority"};
 
 absl::Status KeyError(absl::string_view key, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(key, ": ", reason));
@@ -128,9 +129,9 @@ absl::Status ReadDatasets(const YAML::Node& node, std::vector<TrainDataset>& dat
       } else if (key == "type") {
         ASSIGN_OR_RETURN(std::string type, ReadChoice(item.second, at + ".type",
                                                       {"auto", "text", "prompt_completion", "chat_template"}));
-        if (type == "chat_template") return NotYet(at + ".type", "chat_template (messages) data");
         dataset.format = type == "text"                ? RecordFormat::kText
                          : type == "prompt_completion" ? RecordFormat::kPromptCompletion
+                         : type == "chat_template"     ? RecordFormat::kMessages
                                                        : RecordFormat::kAuto;
       } else {
         return KeyError(absl::StrCat(at, ".", key), "unknown key (expected path, type)");
@@ -139,6 +140,56 @@ absl::Status ReadDatasets(const YAML::Node& node, std::vector<TrainDataset>& dat
     if (dataset.path.empty()) return KeyError(at + ".path", "is required");
     datasets.push_back(dataset);
   }
+  return absl::OkStatus();
+}
+
+absl::Status ReadRehearsal(const YAML::Node& node, TrainConfig& config) {
+  if (!node.IsMap()) {
+    return KeyError("rehearsal", absl::StrCat("expected a mapping {path, ratio}, got ", Describe(node)));
+  }
+  TrainRehearsal rehearsal;
+  for (const auto& item : node) {
+    if (!item.first.IsScalar()) return KeyError("rehearsal", "a key is not a string");
+    const std::string key = item.first.Scalar();
+    const std::string at = "rehearsal." + key;
+    if (key == "path") {
+      ASSIGN_OR_RETURN(rehearsal.path, ReadString(item.second, at));
+    } else if (key == "ratio") {
+      ASSIGN_OR_RETURN(rehearsal.ratio, ReadNumber(item.second, at));
+      if (rehearsal.ratio < 0 || rehearsal.ratio >= 1) return KeyError(at, "must be in [0, 1)");
+    } else {
+      return KeyError(at, "unknown key (expected path, ratio)");
+    }
+  }
+  if (rehearsal.path.empty()) return KeyError("rehearsal.path", "is required");
+  config.rehearsal = rehearsal;
+  return absl::OkStatus();
+}
+
+absl::Status ReadEarlyStopping(const YAML::Node& node, TrainConfig& config) {
+  if (!node.IsMap()) {
+    return KeyError("early_stopping", absl::StrCat("expected a mapping {general_eval_dataset, general_ppl_max_rise, "
+                                                   "patience}, got ", Describe(node)));
+  }
+  TrainEarlyStopping early;
+  for (const auto& item : node) {
+    if (!item.first.IsScalar()) return KeyError("early_stopping", "a key is not a string");
+    const std::string key = item.first.Scalar();
+    const std::string at = "early_stopping." + key;
+    if (key == "general_eval_dataset") {
+      ASSIGN_OR_RETURN(early.general_eval_dataset, ReadString(item.second, at));
+    } else if (key == "general_ppl_max_rise") {
+      ASSIGN_OR_RETURN(early.general_ppl_max_rise, ReadNumber(item.second, at));
+      if (early.general_ppl_max_rise <= 0) return KeyError(at, "must be > 0");
+    } else if (key == "patience") {
+      ASSIGN_OR_RETURN(const int64_t patience, ReadInt(item.second, at, 1));
+      early.patience = static_cast<int>(std::min<int64_t>(patience, 1 << 30));
+    } else {
+      return KeyError(at, "unknown key (expected general_eval_dataset, general_ppl_max_rise, patience)");
+    }
+  }
+  if (early.general_eval_dataset.empty()) return KeyError("early_stopping.general_eval_dataset", "is required");
+  config.early_stopping = early;
   return absl::OkStatus();
 }
 
@@ -181,20 +232,34 @@ const std::map<std::string, KeyReader>& Readers() {
          return absl::OkStatus();
        }},
       {"datasets", [](const YAML::Node& n, TrainConfig& c) { return ReadDatasets(n, c.datasets); }},
-      {"val_set_size", [](const YAML::Node& n, TrainConfig&) -> absl::Status {
-         ASSIGN_OR_RETURN(double v, ReadNumber(n, "val_set_size"));
-         return v == 0 ? absl::OkStatus() : NotYet("val_set_size", "a validation split");
+      {"val_set_size", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
+         ASSIGN_OR_RETURN(c.val_set_size, ReadNumber(n, "val_set_size"));
+         if (c.val_set_size < 0 || c.val_set_size >= 1) return KeyError("val_set_size", "must be in [0, 1)");
+         return absl::OkStatus();
        }},
-      {"rehearsal", [](const YAML::Node&, TrainConfig&) { return NotYet("rehearsal", "rehearsal data"); }},
+      {"rehearsal", [](const YAML::Node& n, TrainConfig& c) { return ReadRehearsal(n, c); }},
       {"sequence_len", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
          ASSIGN_OR_RETURN(c.sequence_len, ReadInt(n, "sequence_len", 2));
          return absl::OkStatus();
        }},
-      {"sample_packing", [](const YAML::Node& n, TrainConfig&) -> absl::Status {
-         ASSIGN_OR_RETURN(bool packing, ReadBool(n, "sample_packing"));
-         return packing ? NotYet("sample_packing", "sample packing") : absl::OkStatus();
+      {"sample_packing", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
+         ASSIGN_OR_RETURN(c.sample_packing, ReadBool(n, "sample_packing"));
+         return absl::OkStatus();
        }},
-      {"chat_template", [](const YAML::Node&, TrainConfig&) { return NotYet("chat_template", "chat data"); }},
+      {"chat_template", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
+         ASSIGN_OR_RETURN(std::string name, ReadString(n, "chat_template"));
+         absl::StatusOr<ChatTemplate> parsed = ParseChatTemplate(name);
+         if (!parsed.ok()) return KeyError("chat_template", parsed.status().message());
+         c.chat_template = *std::move(parsed);
+         return absl::OkStatus();
+       }},
+      {"max_bad_line_fraction", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
+         ASSIGN_OR_RETURN(c.max_bad_line_fraction, ReadNumber(n, "max_bad_line_fraction"));
+         if (c.max_bad_line_fraction < 0 || c.max_bad_line_fraction > 1) {
+           return KeyError("max_bad_line_fraction", "must be in [0, 1]");
+         }
+         return absl::OkStatus();
+       }},
       {"micro_batch_size", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
          ASSIGN_OR_RETURN(c.micro_batch_size, ReadInt(n, "micro_batch_size", 1));
          return absl::OkStatus();
@@ -242,12 +307,22 @@ const std::map<std::string, KeyReader>& Readers() {
          c.seed = static_cast<uint64_t>(seed);
          return absl::OkStatus();
        }},
-      {"early_stopping", [](const YAML::Node&, TrainConfig&) {
-         return NotYet("early_stopping", "the general-perplexity guardrail");
+      {"eval_steps", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
+         ASSIGN_OR_RETURN(c.eval_steps, ReadInt(n, "eval_steps", 1));
+         return absl::OkStatus();
        }},
-      {"world_size", [](const YAML::Node& n, TrainConfig&) -> absl::Status {
-         ASSIGN_OR_RETURN(int64_t w, ReadInt(n, "world_size", 1));
-         return w == 1 ? absl::OkStatus() : NotYet("world_size", "more than one rank");
+      {"save_steps", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
+         ASSIGN_OR_RETURN(c.save_steps, ReadInt(n, "save_steps", 1));
+         return absl::OkStatus();
+       }},
+      {"save_total_limit", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
+         ASSIGN_OR_RETURN(c.save_total_limit, ReadInt(n, "save_total_limit", 0));
+         return absl::OkStatus();
+       }},
+      {"early_stopping", [](const YAML::Node& n, TrainConfig& c) { return ReadEarlyStopping(n, c); }},
+      {"world_size", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
+         ASSIGN_OR_RETURN(c.world_size, ReadInt(n, "world_size", 1));
+         return absl::OkStatus();
        }},
       {"device", [](const YAML::Node& n, TrainConfig&) -> absl::Status {
          ASSIGN_OR_RETURN(std::string d, ReadChoice(n, "device", {"cuda", "cpu"}));
@@ -273,10 +348,10 @@ const std::vector<std::string>& JobSpecKeys() {
   static const auto* keys = new std::vector<std::string>{
       "name", "base_model", "method", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora",
       "bnb_4bit_use_double_quant", "datasets", "val_set_size", "rehearsal", "sequence_len", "sample_packing",
-      "chat_template", "micro_batch_size", "gradient_accumulation_steps", "num_epochs", "max_steps",
-      "learning_rate", "lr_scheduler", "warmup_steps", "weight_decay", "max_grad_norm", "seed", "eval_steps",
-      "save_steps", "save_total_limit", "early_stopping", "benchmarks", "world_size", "device", "max_restarts",
-      "priority"};
+      "chat_template", "max_bad_line_fraction", "micro_batch_size", "gradient_accumulation_steps", "num_epochs",
+      "max_steps", "learning_rate", "lr_scheduler", "warmup_steps", "weight_decay", "max_grad_norm", "seed",
+      "eval_steps", "save_steps", "save_total_limit", "early_stopping", "benchmarks", "world_size", "device",
+      "max_restarts", "priority"};
   return *keys;
 }
 
@@ -304,6 +379,15 @@ absl::StatusOr<TrainConfig> ParseTrainConfigYaml(absl::string_view yaml_text, st
   }
   if (config.base_model.empty()) return KeyError("base_model", "is required");
   if (config.datasets.empty()) return KeyError("datasets", "is required");
+  if (!config.chat_template.has_value()) {
+    for (size_t i = 0; i < config.datasets.size(); ++i) {
+      if (config.datasets[i].format == RecordFormat::kMessages) {
+        return KeyError("chat_template", absl::StrCat("required because datasets[", i,
+                                                      "] has type chat_template (one of ",
+                                                      absl::StrJoin(ChatTemplateNames(), ", "), ")"));
+      }
+    }
+  }
   return config;
 }
 

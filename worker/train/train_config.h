@@ -5,12 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "model/peft_adapter.h"
+#include "worker/data/chat_template.h"
 #include "worker/train/dataset.h"
 #include "worker/train/lr_schedule.h"
 
@@ -20,7 +22,20 @@ enum class TrainMethod { kLora, kFull };
 
 struct TrainDataset {
   std::string path;  // JSONL.
-  RecordFormat format = RecordFormat::kAuto;
+  RecordFormat format = RecordFormat::kAuto;  // Job spec `type`: auto, text, prompt_completion, chat_template.
+};
+
+// General text mixed into training against forgetting (job spec `rehearsal`); see DrawRehearsal in dataset.h.
+struct TrainRehearsal {
+  std::string path;    // JSONL `text` records (a path ending in .jsonl), or plain text.
+  double ratio = 0.1;  // Fraction of the training sequences drawn from it, in [0, 1).
+};
+
+// The general-perplexity guardrail (job spec `early_stopping`); see common/early_stop.h.
+struct TrainEarlyStopping {
+  std::string general_eval_dataset;  // JSONL `text` records, or plain text (one document).
+  double general_ppl_max_rise = 0.1;
+  int patience = 2;
 };
 
 // Defaults are the job spec's (common/job_spec_defaults.cc).
@@ -30,7 +45,17 @@ struct TrainConfig {
   TrainMethod method = TrainMethod::kLora;
   LoraConfig lora = DefaultJobLoraConfig();  // r 8, alpha 8, dropout 0, q_proj + v_proj, no rsLoRA.
   std::vector<TrainDataset> datasets;
+  double val_set_size = 0;     // Fraction of the examples held out for the task validation loss, in [0, 1).
+  std::optional<TrainRehearsal> rehearsal;
   int64_t sequence_len = 2048;
+  // Pack several examples into each sequence_len row, each attending only to itself (positions restart per
+  // example); micro_batch_size then counts rows.
+  bool sample_packing = false;
+  // What `messages` records are rendered with; required when a dataset has type chat_template (a messages
+  // record in an auto dataset without one fails its load).
+  std::optional<ChatTemplate> chat_template;
+  // Malformed JSONL lines a dataset may have, as a fraction of its lines in [0, 1]; 0: any malformed line fails.
+  double max_bad_line_fraction = 0.01;
   int64_t micro_batch_size = 1;
   int64_t gradient_accumulation_steps = 1;
   double num_epochs = 1.0;
@@ -41,6 +66,11 @@ struct TrainConfig {
   double weight_decay = 0.0;
   double max_grad_norm = 1.0;
   uint64_t seed = 42;
+  int64_t eval_steps = 50;     // Guardrail evals every eval_steps optimiser steps (and at step 0).
+  int64_t save_steps = 100;    // A checkpoint every save_steps steps (and at the last step).
+  int64_t save_total_limit = 2;  // Checkpoints kept besides the best (0: all).
+  std::optional<TrainEarlyStopping> early_stopping;
+  int64_t world_size = 1;      // Ranks the job runs as; `ftd-worker train --world-size` must agree.
 
   static LoraConfig DefaultJobLoraConfig();
 };
@@ -50,10 +80,10 @@ struct TrainConfig {
 // does not have yet). A test checks this list against the JobSpec proto so that the two cannot drift apart.
 const std::vector<std::string>& JobSpecKeys();
 
-// Parses job-spec YAML. INVALID_ARGUMENT as "key: reason" for an unknown key or a bad value; UNIMPLEMENTED as
-// "key: ..." for a job-spec feature `ftd-worker train` does not run yet (qlora, chat templates, packing,
-// rehearsal, validation split, early stopping, world_size > 1, device cuda). Keys it ignores are returned in
-// `ignored` (may be null) so the caller can say so.
+// Parses job-spec YAML. INVALID_ARGUMENT as "key: reason" for an unknown key or a bad value (including a
+// chat_template dataset without a chat_template); UNIMPLEMENTED as "key: ..." for a job-spec feature `ftd-worker
+// train` does not run yet (qlora, device cuda). Keys it ignores are returned in `ignored` (may be null) so
+// the caller can say so.
 absl::StatusOr<TrainConfig> ParseTrainConfigYaml(absl::string_view yaml_text, std::vector<std::string>* ignored);
 
 }  // namespace ftd

@@ -1,10 +1,13 @@
-// RunTraining: the loop of one process. Data -> batching -> LlamaModel::ForwardBackward -> AdamWOptimizer, then
-// the export.
+// RunTraining: the loop of one rank. Data -> batching -> LlamaModel::ForwardBackward -> all-reduce -> AdamWOptimizer,
+// with the guardrail evals and checkpoints between steps, then the export.
 #include "worker/train/trainer.h"
 
 #include <algorithm>
+#include <cmath>
+#include <set>
 #include <chrono>
 #include <memory>
+#include <numeric>
 #include <utility>
 #include <vector>
 
@@ -16,10 +19,13 @@
 #include "model/llama/llama_model.h"
 #include "model/peft_adapter.h"
 #include "model/tokenizer/tokenizer.h"
+#include "common/checkpoint/checkpoint_io.h"
 #include "worker/train/adamw_optimizer.h"
 #include "worker/train/batching.h"
 #include "worker/train/dataset.h"
+#include "worker/train/guardrail_eval.h"
 #include "worker/train/lr_schedule.h"
+#include "worker/train/train_checkpoint.h"
 
 namespace ftd {
 namespace {
@@ -67,16 +73,25 @@ absl::Status WriteTrainedModel(LlamaModel& model, const std::string& base_dir, c
   return SaveHfModel(dir, config_json, views, base_dir);
 }
 
-// Every dataset's examples in file order; examples with nothing to learn are dropped and counted in `dropped`.
+// Every dataset's examples in file order. Malformed lines are skipped and reported through `note` (the load fails
+// past max_bad_line_fraction); examples with nothing to learn are dropped and counted in `dropped`.
 absl::StatusOr<std::vector<Example>> LoadExamples(const TrainConfig& config, const Tokenizer& tokenizer,
-                                                  int64_t& dropped) {
+                                                  int64_t& dropped,
+                                                  const std::function<void(const std::string&)>& note) {
   DatasetOptions options;
   options.sequence_len = config.sequence_len;
+  options.chat_template = config.chat_template;
+  options.max_bad_line_fraction = config.max_bad_line_fraction;
   std::vector<Example> examples;
   for (const TrainDataset& dataset : config.datasets) {
     options.format = dataset.format;
-    ASSIGN_OR_RETURN(std::vector<Example> loaded, LoadJsonlDataset(dataset.path, tokenizer, options));
-    for (Example& e : loaded) {
+    ASSIGN_OR_RETURN(LoadedDataset loaded, LoadDataset(dataset.path, tokenizer, options));
+    dropped += loaded.dropped;
+    if (!loaded.bad_lines.empty()) {
+      note(absl::StrCat(dataset.path, ": skipped ", loaded.bad_lines.size(), " malformed lines of ", loaded.records));
+    }
+    for (const std::string& line : BadLineNotes(loaded.bad_lines)) note(line);
+    for (Example& e : loaded.examples) {
       if (CountTargets(e) == 0) {
         ++dropped;
         continue;
@@ -85,6 +100,22 @@ absl::StatusOr<std::vector<Example>> LoadExamples(const TrainConfig& config, con
     }
   }
   return examples;
+}
+
+// The rehearsal examples the job mixes in: ratio of the training sequences, drawn from the general-text pool.
+absl::StatusOr<std::vector<Example>> LoadRehearsal(const TrainConfig& config, const Tokenizer& tokenizer,
+                                                   int64_t task_examples,
+                                                   const std::function<void(const std::string&)>& note) {
+  if (!config.rehearsal.has_value()) return std::vector<Example>();
+  ASSIGN_OR_RETURN(const int64_t count, RehearsalCount(config.rehearsal->ratio, task_examples));
+  if (count == 0) return std::vector<Example>();
+  DatasetOptions options;
+  options.sequence_len = config.sequence_len;
+  options.max_bad_line_fraction = config.max_bad_line_fraction;
+  ASSIGN_OR_RETURN_CONTEXT(LoadedDataset pool, LoadRehearsalPool(config.rehearsal->path, tokenizer, options),
+                           "rehearsal.path");
+  for (const std::string& line : BadLineNotes(pool.bad_lines)) note(line);
+  return DrawRehearsal(pool.examples, count, config.seed);
 }
 
 // One step of the global batch: up to `per_step` micro-batches of the epoch's `order` from `next_micro` on (never
@@ -96,9 +127,23 @@ struct StepShare {
   int64_t micro_batches = 0;        // Global micro-batches in the step.
 };
 
-StepShare StepMicroBatches(const std::vector<Example>& examples, const std::vector<int64_t>& order,
-                           int64_t micro_batch_size, int64_t per_step, int64_t micro_per_epoch, int32_t pad_id,
-                           int rank, int world, int64_t& next_micro) {
+// How a step's micro-batches are made: from single examples, or from packed rows of them (sample_packing).
+struct Units {
+  const std::vector<Example>* examples = nullptr;
+  std::optional<std::vector<PackedRow>> rows;  // Set when packing.
+  int32_t pad_id = 0;
+
+  int64_t count() const { return rows ? static_cast<int64_t>(rows->size()) : static_cast<int64_t>(examples->size()); }
+  MicroBatch Collate(absl::Span<const int64_t> indices) const {
+    return rows ? CollatePacked(*examples, *rows, indices, pad_id) : ftd::Collate(*examples, indices, pad_id);
+  }
+  int64_t Targets(int64_t i) const {
+    return rows ? (*rows)[static_cast<size_t>(i)].targets : CountTargets((*examples)[static_cast<size_t>(i)]);
+  }
+};
+
+StepShare StepMicroBatches(const Units& units, const std::vector<int64_t>& order, int64_t micro_batch_size,
+                           int64_t per_step, int64_t micro_per_epoch, int rank, int world, int64_t& next_micro) {
   StepShare share;
   const auto total = static_cast<int64_t>(order.size());
   for (int64_t k = 0; k < per_step && next_micro < micro_per_epoch; ++k, ++next_micro) {
@@ -107,11 +152,11 @@ StepShare StepMicroBatches(const std::vector<Example>& examples, const std::vect
     const absl::Span<const int64_t> indices = absl::MakeConstSpan(order).subspan(begin, end - begin);
     ++share.micro_batches;
     if (k % world == rank) {
-      share.mine.push_back(Collate(examples, indices, pad_id));
+      share.mine.push_back(units.Collate(indices));
       share.mine_index.push_back(k);
       share.targets += share.mine.back().targets;
     } else {
-      for (int64_t i : indices) share.targets += CountTargets(examples[i]);
+      for (int64_t i : indices) share.targets += units.Targets(i);
     }
   }
   return share;
@@ -137,118 +182,390 @@ std::string Describe(const TrainStepLog& s) {
                          s.total_steps, s.epoch, s.loss, s.lr, s.grad_norm, s.tokens, s.seconds);
 }
 
+// The held-out validation split: ceil(val_set_size * n) examples picked by a seeded permutation (its own stream,
+// apart from the epoch orders), in file order; the rest train. Both keep file order.
+void SplitValidation(double val_set_size, uint64_t seed, std::vector<Example>& examples,
+                     std::vector<Example>& validation) {
+  const auto n = static_cast<int64_t>(examples.size());
+  const auto held = static_cast<int64_t>(std::ceil(val_set_size * static_cast<double>(n)));
+  if (held <= 0) return;
+  std::vector<int64_t> order = EpochOrder(n, seed ^ 0x76616c5f73706c74ULL, 0);  // "val_splt"
+  std::vector<bool> is_val(static_cast<size_t>(n), false);
+  for (int64_t i = 0; i < held; ++i) is_val[static_cast<size_t>(order[static_cast<size_t>(i)])] = true;
+  std::vector<Example> train;
+  for (int64_t i = 0; i < n; ++i) {
+    (is_val[static_cast<size_t>(i)] ? validation : train).push_back(std::move(examples[static_cast<size_t>(i)]));
+  }
+  examples = std::move(train);
+}
+
+// Adds `sum` across the ranks (fp32 on the wire: the totals are well within its precision for a guardrail).
+absl::Status SumAcrossRanks(Collective* collective, absl::Duration timeout, NllSum& sum) {
+  if (collective == nullptr || collective->world_size() == 1) return absl::OkStatus();
+  float values[2] = {static_cast<float>(sum.nll), static_cast<float>(sum.tokens)};
+  RETURN_IF_ERROR(collective->AllReduce(values, 2, ReduceOp::kSum, timeout));
+  sum.nll = values[0];
+  sum.tokens = static_cast<int64_t>(values[1]);
+  return absl::OkStatus();
+}
+
+// One rank's run, as an object so that the steps, evals and checkpoints share its state.
+class TrainingRun {
+ public:
+  TrainingRun(const TrainConfig& config, const TrainRunOptions& options)
+      : config_(config),
+        options_(options),
+        rank_(options.collective != nullptr ? options.collective->rank() : 0),
+        world_(options.collective != nullptr ? options.collective->world_size() : 1) {}
+
+  absl::StatusOr<TrainSummary> Run();
+
+ private:
+  void Note(const std::string& text) const {
+    if (options_.on_note) options_.on_note(text);
+  }
+  absl::Status Setup();
+  absl::Status Resume();
+  absl::Status ShareResumedState();
+  absl::Status TrainStep();
+  absl::Status Evaluate();
+  absl::Status Save();
+  absl::Status Export();
+
+  const TrainConfig& config_;
+  const TrainRunOptions& options_;
+  const int rank_;
+  const int world_;
+  TrainSummary summary_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::vector<Example> examples_;
+  std::vector<Example> validation_;
+  std::optional<GeneralEvalSet> general_;
+  StepPlan plan_;
+  std::unique_ptr<LlamaModel> model_;
+  LoraAdapter adapter_;
+  std::optional<LlamaGradients> grads_;
+  std::optional<AdamWOptimizer> optimizer_;
+  LrScheduleConfig schedule_;
+  std::optional<EarlyStopPolicy> policy_;
+  std::string fingerprint_;
+  int32_t pad_id_ = 0;
+  TrainProgress progress_;
+  Units units_;                 // What an epoch orders: examples, or packed rows.
+  std::vector<int64_t> order_;  // The current epoch's order of units_.
+  int64_t last_saved_step_ = -1;
+  bool resumed_ = false;  // The state came from a checkpoint.
+};
+
+absl::Status TrainingRun::Setup() {
+  if (options_.backend == nullptr) return absl::InvalidArgumentError("RunTraining: no backend");
+  if (options_.output_dir.empty()) return absl::InvalidArgumentError("RunTraining: no output directory");
+  if (config_.world_size != world_) {
+    return absl::InvalidArgumentError(absl::StrCat("world_size: the job spec says ", config_.world_size,
+                                                   " ranks but this run has ", world_));
+  }
+  if (config_.early_stopping.has_value()) {
+    if (rank_ == 0 && options_.checkpoints == nullptr) {
+      return absl::FailedPreconditionError("early_stopping: needs a checkpoint store (its result is a checkpoint)");
+    }
+    if (config_.val_set_size <= 0) {
+      return absl::InvalidArgumentError(
+          "early_stopping: needs val_set_size > 0 (the best checkpoint is the one with the lowest task validation "
+          "loss)");
+    }
+  }
+  ASSIGN_OR_RETURN_CONTEXT(HfModel hf, LoadHfModel(config_.base_model), "base_model");
+  ASSIGN_OR_RETURN_CONTEXT(tokenizer_, Tokenizer::FromDir(config_.base_model), "base_model tokenizer");
+  const auto note = [this](const std::string& text) { Note(text); };
+  ASSIGN_OR_RETURN(examples_, LoadExamples(config_, *tokenizer_, summary_.dropped_examples, note));
+  if (summary_.dropped_examples > 0) {
+    Note(absl::StrCat(summary_.dropped_examples, " examples score no token after truncation to sequence_len ",
+                      config_.sequence_len, " (a lone token, or a prompt filling the window): skipped"));
+  }
+  SplitValidation(config_.val_set_size, config_.seed, examples_, validation_);
+  if (examples_.empty()) return absl::InvalidArgumentError("datasets: no example has a token to learn from");
+  ASSIGN_OR_RETURN(std::vector<Example> rehearsal,
+                   LoadRehearsal(config_, *tokenizer_, static_cast<int64_t>(examples_.size()), note));
+  if (!rehearsal.empty()) {
+    Note(absl::StrCat("rehearsal: ", rehearsal.size(), " general-text sequences from ", config_.rehearsal->path,
+                      " mixed into ", examples_.size(), " task examples"));
+    for (Example& e : rehearsal) examples_.push_back(std::move(e));
+  }
+  summary_.examples = static_cast<int64_t>(examples_.size());
+  pad_id_ = PadId(*tokenizer_);
+  units_.examples = &examples_;
+  units_.pad_id = pad_id_;
+  if (config_.sample_packing) {
+    // Packed once, in dataset order, so every epoch has the same rows (and the step plan holds); epochs shuffle rows.
+    std::vector<int64_t> all(examples_.size());
+    std::iota(all.begin(), all.end(), 0);
+    ASSIGN_OR_RETURN(units_.rows, PackExamples(examples_, all, config_.sequence_len));
+    Note(absl::StrCat("sample packing: ", examples_.size(), " examples in ", units_.rows->size(), " rows of up to ",
+                      config_.sequence_len, " tokens"));
+  }
+  const int64_t per_step = config_.gradient_accumulation_steps * world_;  // Global micro-batches a step.
+  ASSIGN_OR_RETURN(plan_, PlanSteps(units_.count(), config_.micro_batch_size, per_step, config_.num_epochs,
+                                    config_.max_steps));
+  if (config_.early_stopping.has_value()) {
+    ASSIGN_OR_RETURN_CONTEXT(
+        general_, LoadGeneralEvalSet(config_.early_stopping->general_eval_dataset, *tokenizer_, config_.sequence_len),
+        "early_stopping.general_eval_dataset");
+    EarlyStopConfig early;
+    early.general_ppl_max_rise = config_.early_stopping->general_ppl_max_rise;
+    early.patience = config_.early_stopping->patience;
+    ASSIGN_OR_RETURN(policy_, EarlyStopPolicy::Create(early));
+  }
+
+  ASSIGN_OR_RETURN_CONTEXT(model_, LlamaModel::Load(hf, options_.backend), "base_model");
+  const LlamaConfig model_config = hf.config;
+  hf = HfModel();  // The weights are on the backend now: unmap the files.
+  if (config_.method == TrainMethod::kLora) {
+    LoraConfig lora = config_.lora;
+    lora.base_model_name_or_path = config_.base_model;
+    ASSIGN_OR_RETURN(adapter_, InitLoraAdapter(lora, model_config, config_.seed));
+    RETURN_IF_ERROR(model_->AttachLora(adapter_));
+  }
+  ASSIGN_OR_RETURN(grads_, model_->NewGradients(config_.method == TrainMethod::kLora ? TrainMode::kLora
+                                                                                      : TrainMode::kFull));
+  AdamWOptions adamw;
+  adamw.weight_decay = config_.weight_decay;
+  adamw.max_grad_norm = config_.max_grad_norm;
+  ASSIGN_OR_RETURN(optimizer_, AdamWOptimizer::Create(*model_, *grads_, adamw));
+  schedule_.kind = config_.lr_scheduler;
+  schedule_.peak_lr = config_.learning_rate;
+  schedule_.warmup_steps = config_.warmup_steps;
+  schedule_.total_steps = plan_.total_steps;
+  ASSIGN_OR_RETURN(schedule_, CheckLrSchedule(schedule_));
+  fingerprint_ = TrainRunFingerprint(config_, summary_.examples, world_);
+  Note(absl::StrCat(summary_.examples, " examples (", validation_.size(), " held out for validation), ",
+                    plan_.micro_batches_per_epoch, " micro-batches of up to ", config_.micro_batch_size,
+                    " an epoch, ", plan_.steps_per_epoch, " steps an epoch, ", plan_.total_steps, " steps, ",
+                    grads_->names().size(), " trained tensors"));
+  return absl::OkStatus();
+}
+
+// Rank 0 continues from the latest checkpoint that reads back intact and sends the state to the other ranks.
+absl::Status TrainingRun::Resume() {
+  if (rank_ == 0 && options_.checkpoints != nullptr) {
+    CheckpointStore& store = *options_.checkpoints;
+    ASSIGN_OR_RETURN(const int64_t orphans, store.RemoveOrphans());
+    if (orphans > 0) Note(absl::StrCat("removed ", orphans, " incomplete checkpoint(s) left by an interrupted run"));
+    ASSIGN_OR_RETURN(std::vector<std::string> names, store.ListCommitted());
+    for (auto it = names.rbegin(); it != names.rend(); ++it) {
+      absl::StatusOr<TrainCheckpointMeta> meta =
+          LoadTrainCheckpoint(store, *it, *model_, grads_->names(), *optimizer_, fingerprint_);
+      if (meta.status().code() == absl::StatusCode::kDataLoss) {
+        // Useless now, and in the way of the checkpoint this run will write at that step again.
+        Note(absl::StrCat("checkpoint ", *it, " is damaged (", meta.status().message(),
+                          "): deleted; trying the one before"));
+        RETURN_IF_ERROR_CONTEXT(store.Delete(*it), absl::StrCat("deleting damaged checkpoint ", *it));
+        continue;
+      }
+      RETURN_IF_ERROR(meta.status());
+      progress_ = meta->progress;
+      summary_.evals = meta->evals;
+      resumed_ = true;
+      Note(absl::StrCat("resumed from checkpoint ", *it, " (step ", progress_.step, " of ", plan_.total_steps, ")"));
+      break;
+    }
+  }
+  if (world_ > 1) RETURN_IF_ERROR_CONTEXT(ShareResumedState(), "sending the resumed state to every rank");
+  summary_.resumed_from_step = progress_.step;
+  if (resumed_) last_saved_step_ = progress_.step;
+  for (const EvalPoint& e : summary_.evals) {
+    if (policy_.has_value()) RETURN_IF_ERROR(policy_->Observe(e).status());
+  }
+  return absl::OkStatus();
+}
+
+// Broadcasts rank 0's progress, evals, trained weights and optimizer state (when it resumed) as raw bits: the
+// collectives' broadcast copies bytes, so int64 and double values travel exactly as float pairs.
+absl::Status TrainingRun::ShareResumedState() {
+  Collective& collective = *options_.collective;
+  const absl::Duration timeout = options_.collective_timeout;
+  int64_t header[7] = {progress_.step,       progress_.epoch,    progress_.next_micro, progress_.micro_done,
+                       optimizer_->steps(), static_cast<int64_t>(summary_.evals.size()), resumed_ ? 1 : 0};
+  RETURN_IF_ERROR(collective.Broadcast(reinterpret_cast<float*>(header), 2 * 7, 0, timeout));
+  if (header[6] == 0) return absl::OkStatus();  // Rank 0 starts afresh: so does everyone.
+  resumed_ = true;
+  std::vector<double> evals(static_cast<size_t>(3 * header[5]));
+  for (size_t i = 0; i < summary_.evals.size() && rank_ == 0; ++i) {
+    evals[3 * i] = static_cast<double>(summary_.evals[i].step);
+    evals[3 * i + 1] = summary_.evals[i].task_val_loss;
+    evals[3 * i + 2] = summary_.evals[i].general_ppl;
+  }
+  RETURN_IF_ERROR(collective.Broadcast(reinterpret_cast<float*>(evals.data()),
+                                       static_cast<int64_t>(2 * evals.size()), 0, timeout));
+  const auto moments = optimizer_->moment_buffers();
+  for (const std::string& name : grads_->names()) {
+    ASSIGN_OR_RETURN(DeviceBuffer * param, model_->Parameter(name));
+    const AdamWOptimizer::MomentBuffers& m = moments.at(name);
+    RETURN_IF_ERROR(collective.Broadcast(param->data(), param->size(), 0, timeout));
+    RETURN_IF_ERROR(collective.Broadcast(m.exp_avg, m.elements, 0, timeout));
+    RETURN_IF_ERROR(collective.Broadcast(m.exp_avg_sq, m.elements, 0, timeout));
+  }
+  if (rank_ != 0) {
+    progress_ = TrainProgress{header[0], header[1], header[2], header[3]};
+    optimizer_->set_steps(header[4]);
+    summary_.evals.clear();
+    for (size_t i = 0; i < evals.size(); i += 3) {
+      summary_.evals.push_back(EvalPoint{static_cast<int64_t>(evals[i]), evals[i + 1], evals[i + 2]});
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TrainingRun::TrainStep() {
+  const auto start = std::chrono::steady_clock::now();
+  if (progress_.next_micro == plan_.micro_batches_per_epoch) {
+    ++progress_.epoch;
+    progress_.next_micro = 0;
+    order_ = EpochOrder(units_.count(), config_.seed, progress_.epoch);
+  }
+  const int64_t per_step = config_.gradient_accumulation_steps * world_;
+  const StepShare share = StepMicroBatches(units_, order_, config_.micro_batch_size, per_step,
+                                           plan_.micro_batches_per_epoch, rank_, world_, progress_.next_micro);
+  const int64_t step = progress_.step;
+  TrainStepLog log;
+  log.step = step + 1;
+  log.total_steps = plan_.total_steps;
+  log.epoch = progress_.epoch;
+  log.targets = share.targets;
+  for (size_t j = 0; j < share.mine.size(); ++j) {
+    const MicroBatch& mb = share.mine[j];
+    // LoRA dropout draws from the micro-batch's global index, so masks do not depend on the world size.
+    model_->SetLoraDropoutRng(
+        LoraDropoutRng{config_.seed, static_cast<uint64_t>(progress_.micro_done + share.mine_index[j])});
+    // Each micro-batch's loss is its summed token loss over the global step's target count, so the gradients add
+    // up (over micro-batches and ranks) to that of the step's mean token loss (transformers' num_items_in_batch).
+    const LlamaPacking packing{mb.position_ids, mb.segment_ids};
+    ASSIGN_OR_RETURN_CONTEXT(float loss,
+                             model_->ForwardBackward(mb.ids, mb.labels, mb.batch, mb.seq, &*grads_, share.targets,
+                                                     mb.packed() ? &packing : nullptr),
+                             absl::StrCat("step ", step + 1));
+    log.loss += loss;
+    log.tokens += mb.tokens;
+  }
+  progress_.micro_done += share.micro_batches;
+  if (world_ > 1) {
+    RETURN_IF_ERROR_CONTEXT(ReduceAcrossRanks(*options_.collective, options_.collective_timeout, *grads_, log),
+                            absl::StrCat("step ", step + 1));
+  }
+  log.lr = LearningRate(schedule_, step);
+  ASSIGN_OR_RETURN_CONTEXT(log.grad_norm, optimizer_->Step(*model_, *grads_, log.lr),
+                           absl::StrCat("step ", step + 1, " (loss ", log.loss, ")"));
+  RETURN_IF_ERROR(grads_->Zero());
+  progress_.step = step + 1;
+  log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary_.final_loss = log.loss;
+  if (options_.on_step) options_.on_step(log);
+  Note(Describe(log));
+  return absl::OkStatus();
+}
+
+// Task validation loss and general perplexity at the current step; feeds the early-stop policy and checkpoints a
+// new best so that an early stop can return to it.
+absl::Status TrainingRun::Evaluate() {
+  const std::string at = absl::StrCat("eval at step ", progress_.step);
+  EvalPoint point;
+  point.step = progress_.step;
+  ASSIGN_OR_RETURN_CONTEXT(NllSum task, TaskValidationNll(*model_, validation_, config_.micro_batch_size, pad_id_,
+                                                          rank_, world_), at);
+  RETURN_IF_ERROR_CONTEXT(SumAcrossRanks(options_.collective, options_.collective_timeout, task), at);
+  point.task_val_loss = task.tokens > 0 ? task.nll / static_cast<double>(task.tokens) : std::nan("");
+  NllSum general;
+  if (general_.has_value()) {
+    ASSIGN_OR_RETURN_CONTEXT(general, GeneralNll(*model_, *general_, rank_, world_), at);
+    RETURN_IF_ERROR_CONTEXT(SumAcrossRanks(options_.collective, options_.collective_timeout, general), at);
+  }
+  point.general_ppl = general.tokens > 0 ? std::exp(general.nll / static_cast<double>(general.tokens)) : std::nan("");
+  summary_.evals.push_back(point);
+  std::string verdict;
+  if (policy_.has_value()) {
+    const std::optional<EvalPoint> best_before = policy_->best();
+    RETURN_IF_ERROR_CONTEXT(policy_->Observe(point).status(), at);
+    verdict = absl::StrFormat(" (limit %.4f, %d over in a row)", *policy_->limit(), policy_->consecutive_over());
+    const std::optional<EvalPoint> best = policy_->best();
+    if (best.has_value() && best->step == point.step && (!best_before || best_before->step != point.step)) {
+      RETURN_IF_ERROR_CONTEXT(Save(), absl::StrCat("checkpointing the best eval at step ", point.step));
+    }
+  }
+  Note(absl::StrFormat("eval step %d: task val loss %.6f, general ppl %.4f%s", point.step, point.task_val_loss,
+                       point.general_ppl, verdict));
+  if (options_.on_eval) options_.on_eval(point);
+  return absl::OkStatus();
+}
+
+// Checkpoints the current step (rank 0 writes; the others have the same state), then prunes.
+absl::Status TrainingRun::Save() {
+  if (options_.checkpoints == nullptr || last_saved_step_ == progress_.step) return absl::OkStatus();
+  last_saved_step_ = progress_.step;
+  if (rank_ != 0) return absl::OkStatus();
+  TrainCheckpointMeta meta;
+  meta.progress = progress_;
+  meta.world_size = world_;
+  meta.evals = summary_.evals;
+  RETURN_IF_ERROR_CONTEXT(
+      SaveTrainCheckpoint(*options_.checkpoints, *model_, grads_->names(), *optimizer_, meta, fingerprint_),
+      absl::StrCat("saving checkpoint ", TrainCheckpointName(progress_.step)));
+  std::set<std::string> keep;
+  if (policy_.has_value() && policy_->best().has_value()) keep.insert(TrainCheckpointName(policy_->best()->step));
+  return PruneCheckpoints(*options_.checkpoints, config_.save_total_limit, keep);
+}
+
+absl::Status TrainingRun::Export() {
+  if (rank_ != 0) return absl::OkStatus();  // Every rank holds the same weights; rank 0 writes them.
+  if (summary_.early_stopped) {
+    // The result of a stopped run is its best eval's checkpoint.
+    const std::string name = TrainCheckpointName(summary_.best->step);
+    RETURN_IF_ERROR_CONTEXT(
+        LoadTrainCheckpoint(*options_.checkpoints, name, *model_, grads_->names(), *optimizer_, fingerprint_)
+            .status(),
+        "loading the best checkpoint");
+    Note(absl::StrCat("early stop: general perplexity stayed over the limit; the result is checkpoint ", name,
+                      " (task val loss ", summary_.best->task_val_loss, ", general ppl ",
+                      summary_.best->general_ppl, ")"));
+  }
+  if (config_.method == TrainMethod::kLora) {
+    RETURN_IF_ERROR_CONTEXT(WriteTrainedAdapter(*model_, adapter_, options_.output_dir), "writing the adapter");
+  } else {
+    RETURN_IF_ERROR_CONTEXT(WriteTrainedModel(*model_, config_.base_model, options_.output_dir), "writing the model");
+  }
+  Note(absl::StrCat("wrote ", config_.method == TrainMethod::kLora ? "the PEFT adapter" : "the model", " to ",
+                    options_.output_dir));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrainSummary> TrainingRun::Run() {
+  RETURN_IF_ERROR(Setup());
+  RETURN_IF_ERROR(Resume());
+  order_ = EpochOrder(units_.count(), config_.seed, progress_.epoch);
+  const bool evaluates = policy_.has_value() || !validation_.empty();
+  if (evaluates && progress_.step == 0 && summary_.evals.empty()) RETURN_IF_ERROR(Evaluate());  // The baseline.
+  while (progress_.step < plan_.total_steps && !(policy_.has_value() && policy_->stopped())) {
+    RETURN_IF_ERROR(TrainStep());
+    if (evaluates && progress_.step % config_.eval_steps == 0) RETURN_IF_ERROR(Evaluate());
+    if (policy_.has_value() && policy_->stopped()) break;
+    if (progress_.step % config_.save_steps == 0 || progress_.step == plan_.total_steps) RETURN_IF_ERROR(Save());
+  }
+  summary_.steps = progress_.step;
+  if (policy_.has_value() && policy_->stopped()) {
+    summary_.early_stopped = true;
+    summary_.best = policy_->best();
+    if (!summary_.best.has_value()) {
+      return absl::FailedPreconditionError(
+          "early stop: general perplexity stayed over the limit and no eval was within it (not even step 0's)");
+    }
+  }
+  RETURN_IF_ERROR(Export());
+  return summary_;
+}
+
 }  // namespace
 
 absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainRunOptions& options) {
-  auto note = [&](const std::string& text) {
-    if (options.on_note) options.on_note(text);
-  };
-  if (options.backend == nullptr) return absl::InvalidArgumentError("RunTraining: no backend");
-  if (options.output_dir.empty()) return absl::InvalidArgumentError("RunTraining: no output directory");
-
-  ASSIGN_OR_RETURN_CONTEXT(HfModel hf, LoadHfModel(config.base_model), "base_model");
-  ASSIGN_OR_RETURN_CONTEXT(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::FromDir(config.base_model),
-                           "base_model tokenizer");
-
-  TrainSummary summary;
-  ASSIGN_OR_RETURN(std::vector<Example> examples, LoadExamples(config, *tokenizer, summary.dropped_examples));
-  if (summary.dropped_examples > 0) {
-    note(absl::StrCat(summary.dropped_examples, " examples score no token after truncation to sequence_len ",
-                      config.sequence_len, " (a lone token, or a prompt filling the window): skipped"));
-  }
-  if (examples.empty()) return absl::InvalidArgumentError("datasets: no example has a token to learn from");
-  summary.examples = static_cast<int64_t>(examples.size());
-  const int rank = options.collective != nullptr ? options.collective->rank() : 0;
-  const int world = options.collective != nullptr ? options.collective->world_size() : 1;
-  const int64_t per_step = config.gradient_accumulation_steps * world;  // Global micro-batches a step.
-  ASSIGN_OR_RETURN(const StepPlan plan, PlanSteps(summary.examples, config.micro_batch_size, per_step,
-                                                  config.num_epochs, config.max_steps));
-
-  ASSIGN_OR_RETURN_CONTEXT(std::unique_ptr<LlamaModel> model, LlamaModel::Load(hf, options.backend), "base_model");
-  const LlamaConfig model_config = hf.config;
-  hf = HfModel();  // The weights are on the backend now: unmap the files.
-  LoraAdapter adapter;
-  if (config.method == TrainMethod::kLora) {
-    LoraConfig lora = config.lora;
-    lora.base_model_name_or_path = config.base_model;
-    ASSIGN_OR_RETURN(adapter, InitLoraAdapter(lora, model_config, config.seed));
-    RETURN_IF_ERROR(model->AttachLora(adapter));
-  }
-  ASSIGN_OR_RETURN(LlamaGradients grads, model->NewGradients(config.method == TrainMethod::kLora
-                                                                 ? TrainMode::kLora
-                                                                 : TrainMode::kFull));
-  AdamWOptions adamw;
-  adamw.weight_decay = config.weight_decay;
-  adamw.max_grad_norm = config.max_grad_norm;
-  ASSIGN_OR_RETURN(AdamWOptimizer optimizer, AdamWOptimizer::Create(*model, grads, adamw));
-  LrScheduleConfig schedule;
-  schedule.kind = config.lr_scheduler;
-  schedule.peak_lr = config.learning_rate;
-  schedule.warmup_steps = config.warmup_steps;
-  schedule.total_steps = plan.total_steps;
-  ASSIGN_OR_RETURN(schedule, CheckLrSchedule(schedule));
-  note(absl::StrCat(summary.examples, " examples, ", plan.micro_batches_per_epoch, " micro-batches of up to ",
-                    config.micro_batch_size, " an epoch, ", plan.steps_per_epoch, " steps an epoch, ",
-                    plan.total_steps, " steps, ", grads.names().size(), " trained tensors"));
-
-  const int32_t pad_id = PadId(*tokenizer);
-  int64_t epoch = 0;
-  int64_t next_micro = 0;  // Index of the next micro-batch within the epoch.
-  int64_t micro_done = 0;  // Global micro-batches of the run before this step: names their dropout streams.
-  std::vector<int64_t> order = EpochOrder(summary.examples, config.seed, epoch);
-  for (int64_t step = 0; step < plan.total_steps; ++step) {
-    const auto start = std::chrono::steady_clock::now();
-    if (next_micro == plan.micro_batches_per_epoch) {
-      ++epoch;
-      next_micro = 0;
-      order = EpochOrder(summary.examples, config.seed, epoch);
-    }
-    const StepShare share = StepMicroBatches(examples, order, config.micro_batch_size, per_step,
-                                             plan.micro_batches_per_epoch, pad_id, rank, world, next_micro);
-    const int64_t step_targets = share.targets;
-    TrainStepLog log;
-    log.step = step + 1;
-    log.total_steps = plan.total_steps;
-    log.epoch = epoch;
-    log.targets = step_targets;
-    for (size_t j = 0; j < share.mine.size(); ++j) {
-      const MicroBatch& mb = share.mine[j];
-      // LoRA dropout draws from the micro-batch's global index, so masks do not depend on the world size.
-      model->SetLoraDropoutRng(LoraDropoutRng{config.seed, static_cast<uint64_t>(micro_done + share.mine_index[j])});
-      // Each micro-batch's loss is its summed token loss over the global step's target count, so the gradients
-      // add up (over micro-batches and ranks) to that of the step's mean token loss (transformers'
-      // num_items_in_batch).
-      ASSIGN_OR_RETURN_CONTEXT(float loss,
-                               model->ForwardBackward(mb.ids, mb.labels, mb.batch, mb.seq, &grads, step_targets),
-                               absl::StrCat("step ", step + 1));
-      log.loss += loss;
-      log.tokens += mb.tokens;
-    }
-    micro_done += share.micro_batches;
-    if (world > 1) {
-      RETURN_IF_ERROR_CONTEXT(ReduceAcrossRanks(*options.collective, options.collective_timeout, grads, log),
-                              absl::StrCat("step ", step + 1));
-    }
-    log.lr = LearningRate(schedule, step);
-    ASSIGN_OR_RETURN_CONTEXT(log.grad_norm, optimizer.Step(*model, grads, log.lr),
-                             absl::StrCat("step ", step + 1, " (loss ", log.loss, ")"));
-    RETURN_IF_ERROR(grads.Zero());
-    log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    summary.final_loss = log.loss;
-    summary.steps = step + 1;
-    if (options.on_step) options.on_step(log);
-    note(Describe(log));
-  }
-
-  if (rank != 0) return summary;  // Every rank holds the same weights; rank 0 writes them.
-  if (config.method == TrainMethod::kLora) {
-    RETURN_IF_ERROR_CONTEXT(WriteTrainedAdapter(*model, adapter, options.output_dir), "writing the adapter");
-  } else {
-    RETURN_IF_ERROR_CONTEXT(WriteTrainedModel(*model, config.base_model, options.output_dir), "writing the model");
-  }
-  note(absl::StrCat("wrote ", config.method == TrainMethod::kLora ? "the PEFT adapter" : "the model", " to ",
-                    options.output_dir));
-  return summary;
+  TrainingRun run(config, options);
+  return run.Run();
 }
 
 }  // namespace ftd

@@ -1,14 +1,21 @@
-// The single-process training run: load the base model and the datasets, attach a fresh LoRA adapter (or train
-// every weight), take the planned optimiser steps (seeded shuffling, micro-batches, gradient accumulation,
-// clipping, AdamW, the lr schedule), and write the result as a PEFT adapter or a full HF model directory.
+// One rank's training run: load the base model and the datasets, attach a fresh LoRA adapter (or train every
+// weight), resume from the latest intact checkpoint if there is one, take the planned optimiser steps (seeded
+// shuffling, micro-batches, gradient accumulation, gradients summed across ranks, clipping, AdamW, the lr
+// schedule), evaluate the guardrail every eval_steps, checkpoint every save_steps, stop early when general
+// perplexity spikes, and write the result (the best checkpoint's weights after an early stop) as a PEFT adapter or
+// a full HF model directory.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/checkpoint/checkpoint_store.h"
+#include "common/early_stop.h"
 #include "kernels/kernels.h"
 #include "worker/collective/collective.h"
 #include "worker/train/train_config.h"
@@ -40,6 +47,13 @@ struct TrainRunOptions {
   // writes the result.
   Collective* collective = nullptr;
   absl::Duration collective_timeout = absl::Minutes(5);
+  // Rank 0's checkpoint store (other ranks' is not used): checkpoints every save_steps, at the last step and at each
+  // new best eval, pruned to save_total_limit latest plus the best, orphans removed at the start. A run resumes
+  // from the latest checkpoint that reads back intact (a damaged one is reported and the one before it used);
+  // rank 0 sends the resumed state to the other ranks. Null: no checkpoints, no resume (then early_stopping is
+  // refused: its result is a checkpoint).
+  CheckpointStore* checkpoints = nullptr;
+  std::function<void(const EvalPoint&)> on_eval;  // Called after every guardrail eval (may be empty).
 };
 
 struct TrainSummary {
@@ -47,11 +61,16 @@ struct TrainSummary {
   int64_t examples = 0;          // Examples trained on (after dropping those with nothing to learn).
   int64_t dropped_examples = 0;  // Examples whose labels score no token after truncation.
   double final_loss = 0;
+  int64_t resumed_from_step = 0;  // 0: started afresh.
+  bool early_stopped = false;     // EARLY_STOPPED: the output holds the best checkpoint's weights.
+  std::vector<EvalPoint> evals;   // Guardrail evals, in order (those before a resume included).
+  std::optional<EvalPoint> best;  // The eval whose weights were written after an early stop.
 };
 
-// Runs `config` to the end. Errors name the cause: the model or a dataset line (path:line), a diverged loss
-// (FAILED_PRECONDITION naming the step), a config this build cannot run. Nothing is written on failure but
-// what was complete before it.
+// Runs `config` to the end (or to an early stop). Errors name the cause: the model or a dataset line (path:line), a
+// diverged loss (FAILED_PRECONDITION naming the step), a checkpoint of another run (FAILED_PRECONDITION), a lost
+// peer (the collective's error, naming the step), a config this build cannot run. Nothing is written on failure
+// but what was complete before it (committed checkpoints among it).
 absl::StatusOr<TrainSummary> RunTraining(const TrainConfig& config, const TrainRunOptions& options);
 
 }  // namespace ftd
