@@ -1,5 +1,6 @@
 // LoRA on LlamaModel (attaching a PEFT adapter to the projections it targets) and the gradient set a training
 // step writes into (full fine-tuning: every weight under its HF name; LoRA: A and B under PEFT's names).
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -74,39 +75,43 @@ absl::Status LlamaModel::AttachLora(const LoraAdapter& adapter) {
 
 std::vector<std::string> LlamaGradients::names() const {
   std::vector<std::string> out;
-  for (const auto& [name, buffer] : buffers_) out.push_back(name);
+  for (const auto& [name, slot] : slots_) out.push_back(name);
   return out;
 }
 
 float* LlamaGradients::Find(const std::string& name) const {
-  auto it = buffers_.find(name);
-  return it == buffers_.end() ? nullptr : it->second.data();
+  auto it = slots_.find(name);
+  return it == slots_.end() ? nullptr : arena_.data() + it->second.offset;
 }
 
 absl::StatusOr<std::vector<float>> LlamaGradients::ToHost(const std::string& name) const {
-  auto it = buffers_.find(name);
-  if (it == buffers_.end()) return absl::NotFoundError(absl::StrCat("no gradient named ", name));
-  std::vector<float> out(static_cast<size_t>(it->second.size()));
-  RETURN_IF_ERROR(backend_->CopyToHost(out.data(), it->second.data(), it->second.size() * 4));
+  auto it = slots_.find(name);
+  if (it == slots_.end()) return absl::NotFoundError(absl::StrCat("no gradient named ", name));
+  std::vector<float> out(static_cast<size_t>(it->second.elements));
+  RETURN_IF_ERROR(backend_->CopyToHost(out.data(), arena_.data() + it->second.offset, it->second.elements * 4));
   return out;
 }
 
-absl::Status LlamaGradients::Zero() {
-  for (auto& [name, buffer] : buffers_) RETURN_IF_ERROR(backend_->Fill(buffer.data(), 0.0f, buffer.size()));
-  return absl::OkStatus();
-}
+absl::Status LlamaGradients::Zero() { return backend_->Fill(arena_.data(), 0.0f, arena_.size()); }
 
 absl::StatusOr<LlamaGradients> LlamaModel::NewGradients(TrainMode mode) const {
   LlamaGradients g;
   g.backend_ = backend_;
+  int64_t next = 0;
   auto add = [&](const std::string& name, int64_t elements) -> absl::Status {
-    ASSIGN_OR_RETURN(DeviceBuffer buffer, DeviceBuffer::Create(backend_, elements));
-    RETURN_IF_ERROR(backend_->Fill(buffer.data(), 0.0f, elements));
-    g.buffers_.emplace(name, std::move(buffer));
+    g.slots_.emplace(name, LlamaGradients::Slot{next, elements});
+    constexpr int64_t kAlign = 64;  // 256 bytes: every tensor starts where vector loads and GPU kernels like.
+    next += (elements + kAlign - 1) / kAlign * kAlign;
     return absl::OkStatus();
+  };
+  // Lays out the slots, then allocates the arena once, zeroed.
+  auto allocate = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(g.arena_, DeviceBuffer::Create(backend_, std::max<int64_t>(next, 1)));
+    return backend_->Fill(g.arena_.data(), 0.0f, g.arena_.size());
   };
   if (mode == TrainMode::kFull) {
     for (const HfTensorSpec& spec : LlamaTensorSpecs(config_)) RETURN_IF_ERROR(add(spec.name, NumElements(spec.shape)));
+    RETURN_IF_ERROR(allocate());
     return g;
   }
   if (!has_lora_) return absl::FailedPreconditionError("LoRA gradients need an attached adapter (AttachLora)");
@@ -117,6 +122,7 @@ absl::StatusOr<LlamaGradients> LlamaModel::NewGradients(TrainMode mode) const {
       RETURN_IF_ERROR(add(m.name_b, m.b.size()));
     }
   }
+  RETURN_IF_ERROR(allocate());
   return g;
 }
 

@@ -78,7 +78,9 @@ struct LoraDropoutRng {
 // Parameter gradients on the model's backend, fp32, each shaped as its parameter, under the trainable names:
 // HF state-dict names in full fine-tuning, PEFT's saved key names for LoRA. ForwardBackward computes
 // gradients for exactly the tensors held here and ADDS into them (micro-batches accumulate); Zero() clears.
-// Made by LlamaModel::NewGradients; not thread-safe.
+// All of them live in one flat buffer (each tensor at a 64-float aligned offset, the gaps zero), so data-parallel
+// ranks all-reduce a few large buckets instead of one call per tensor. Made by LlamaModel::NewGradients; not
+// thread-safe.
 class LlamaGradients {
  public:
   std::vector<std::string> names() const;  // Sorted.
@@ -89,11 +91,19 @@ class LlamaGradients {
   // Elements of `name`'s gradient (= of its parameter); NOT_FOUND for a name not held.
   absl::StatusOr<int64_t> Elements(const std::string& name) const;
   absl::Status Zero();
+  // Every gradient (and the zero gaps between them) as one buffer on the backend: what the ranks all-reduce.
+  float* flat() const { return arena_.data(); }
+  int64_t flat_size() const { return arena_.size(); }
 
  private:
   friend class LlamaModel;
+  struct Slot {
+    int64_t offset = 0;    // Into arena_, in floats.
+    int64_t elements = 0;
+  };
   Backend* backend_ = nullptr;
-  std::map<std::string, DeviceBuffer> buffers_;
+  DeviceBuffer arena_;
+  std::map<std::string, Slot> slots_;
 };
 
 // Whose gradients NewGradients makes.

@@ -10,9 +10,9 @@
 namespace ftd {
 
 absl::StatusOr<int64_t> LlamaGradients::Elements(const std::string& name) const {
-  auto it = buffers_.find(name);
-  if (it == buffers_.end()) return absl::NotFoundError(absl::StrCat("no gradient named ", name));
-  return it->second.size();
+  auto it = slots_.find(name);
+  if (it == slots_.end()) return absl::NotFoundError(absl::StrCat("no gradient named ", name));
+  return it->second.elements;
 }
 
 absl::StatusOr<DeviceBuffer*> LlamaModel::Parameter(const std::string& name) {

@@ -162,13 +162,18 @@ StepShare StepMicroBatches(const Units& units, const std::vector<int64_t>& order
   return share;
 }
 
-// Sums the step's gradients (and its loss and token count) over the ranks.
+// Gradients travel in buckets of this many floats (32 MiB): large enough that per-call latency vanishes, small
+// enough that a bucket's transfer does not hold a whole full-FT gradient in flight.
+constexpr int64_t kGradientBucketFloats = int64_t{8} << 20;
+
+// Sums the step's gradients (and its loss and token count) over the ranks: the gradients' flat buffer in buckets.
 absl::Status ReduceAcrossRanks(Collective& collective, absl::Duration timeout, LlamaGradients& grads,
                                TrainStepLog& log) {
-  for (const std::string& name : grads.names()) {
-    ASSIGN_OR_RETURN(int64_t elements, grads.Elements(name));
-    RETURN_IF_ERROR_CONTEXT(collective.AllReduce(grads.Find(name), elements, ReduceOp::kSum, timeout),
-                            absl::StrCat("all-reducing ", name));
+  for (int64_t begin = 0; begin < grads.flat_size(); begin += kGradientBucketFloats) {
+    const int64_t count = std::min(kGradientBucketFloats, grads.flat_size() - begin);
+    RETURN_IF_ERROR_CONTEXT(collective.AllReduce(grads.flat() + begin, count, ReduceOp::kSum, timeout),
+                            absl::StrCat("all-reducing gradient bucket ", begin / kGradientBucketFloats, " (",
+                                         count * 4, " bytes)"));
   }
   float totals[2] = {static_cast<float>(log.loss), static_cast<float>(log.tokens)};
   RETURN_IF_ERROR_CONTEXT(collective.AllReduce(totals, 2, ReduceOp::kSum, timeout), "all-reducing the loss");
