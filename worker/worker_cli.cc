@@ -110,7 +110,7 @@ int RunWorkerCli(int argc, char** argv) {
   train->add_option("--world-size", train_options.world_size,
                     "Ranks of the job (default: the job spec's world_size); every rank runs this command");
   train->add_option("--rendezvous", train_options.rendezvous,
-                    "Where the ranks meet: file:DIR, a directory every rank can reach");
+                    "Where the ranks meet: file:DIR, a directory every rank can reach, empty at each launch");
   train->add_option("--checkpoints", train_options.checkpoints,
                     "Checkpoint store, file:DIR or rocksdb:DIR (default: OUTPUT/checkpoints); a run resumes from "
                     "its latest intact checkpoint");
