@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "common/checkpoint/rocksdb_status.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -22,14 +24,6 @@ namespace {
 constexpr int64_t kMaxChunkIndex = 9'999'999'999;  // 10 digits keep the chunk keys in index order.
 
 rocksdb::Slice ToSlice(absl::string_view bytes) { return rocksdb::Slice(bytes.data(), bytes.size()); }
-
-std::string ChunkKey(absl::string_view checkpoint, int64_t index) {
-  return absl::StrFormat("%s/c/%010d", checkpoint, index);
-}
-std::string ManifestKey(absl::string_view checkpoint) { return absl::StrCat(checkpoint, "/m"); }
-// [KeysBegin, KeysEnd) holds exactly the checkpoint's keys: '0' is the byte right after '/'.
-std::string KeysBegin(absl::string_view checkpoint) { return absl::StrCat(checkpoint, "/"); }
-std::string KeysEnd(absl::string_view checkpoint) { return absl::StrCat(checkpoint, "0"); }
 
 absl::Status CheckChunkIndex(absl::string_view checkpoint, int64_t index) {
   if (index >= 0 && index <= kMaxChunkIndex) return absl::OkStatus();
@@ -45,7 +39,8 @@ rocksdb::WriteOptions SyncedWrite() {
 
 class RocksDbCheckpointStore final : public CheckpointStore {
  public:
-  RocksDbCheckpointStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family) : db_(db), family_(family) {}
+  RocksDbCheckpointStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family, std::string key_prefix)
+      : db_(db), family_(family), prefix_(std::move(key_prefix)) {}
 
   // Owning: `handles` are every family handle the DB was opened with (family among them).
   RocksDbCheckpointStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
@@ -131,19 +126,30 @@ class RocksDbCheckpointStore final : public CheckpointStore {
   }
 
  private:
+  // Every key below starts with prefix_ (empty for a store that owns the whole family).
+  std::string ChunkKey(absl::string_view checkpoint, int64_t index) const {
+    return absl::StrFormat("%s%s/c/%010d", prefix_, checkpoint, index);
+  }
+  std::string ManifestKey(absl::string_view checkpoint) const { return absl::StrCat(prefix_, checkpoint, "/m"); }
+  // [KeysBegin, KeysEnd) holds exactly the checkpoint's keys: '0' is the byte right after '/'.
+  std::string KeysBegin(absl::string_view checkpoint) const { return absl::StrCat(prefix_, checkpoint, "/"); }
+  std::string KeysEnd(absl::string_view checkpoint) const { return absl::StrCat(prefix_, checkpoint, "0"); }
+
   absl::Status DeleteKeys(absl::string_view checkpoint) {
     return FromRocks(db_->DeleteRange(SyncedWrite(), family_, KeysBegin(checkpoint), KeysEnd(checkpoint)));
   }
 
-  // Calls visit(name, has_manifest) for every checkpoint with any key, in key order. Skips from checkpoint to
-  // checkpoint with seeks rather than walking every chunk key; landing on a checkpoint's first chunk may still
-  // read that one value (an iterator can load a blob value when it is positioned), one chunk per checkpoint.
+  // Calls visit(name, has_manifest) for every checkpoint under the prefix with any key, in key order. Skips from
+  // checkpoint to checkpoint with seeks rather than walking every chunk key; landing on a checkpoint's first chunk
+  // may still read that one value (an iterator can load a blob value when it is positioned), one chunk per
+  // checkpoint.
   absl::Status ForEachCheckpoint(const std::function<void(const std::string&, bool)>& visit) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family_));
-    it->SeekToFirst();
+    it->Seek(prefix_);  // The first key at or after the prefix (SeekToFirst for the empty one).
     while (it->Valid()) {
-      const rocksdb::Slice key = it->key();
-      const absl::string_view key_view(key.data(), key.size());
+      const rocksdb::Slice full_key = it->key();
+      absl::string_view key_view(full_key.data(), full_key.size());
+      if (!absl::ConsumePrefix(&key_view, prefix_)) break;  // Past this view's keys.
       const size_t slash = key_view.find('/');
       if (slash == absl::string_view::npos || !ValidateCheckpointName(key_view.substr(0, slash)).ok()) {
         it->Next();  // Not a key this store writes; leave it alone.
@@ -160,6 +166,7 @@ class RocksDbCheckpointStore final : public CheckpointStore {
 
   rocksdb::DB* const db_;
   rocksdb::ColumnFamilyHandle* const family_;
+  const std::string prefix_;
   std::unique_ptr<rocksdb::DB> owned_db_;  // Null when the DB belongs to the caller.
   std::vector<rocksdb::ColumnFamilyHandle*> owned_handles_;
 };
@@ -191,9 +198,10 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> OpenRocksDbCheckpointStore(cons
   return std::make_unique<RocksDbCheckpointStore>(std::unique_ptr<rocksdb::DB>(db), std::move(handles), family);
 }
 
-std::unique_ptr<CheckpointStore> NewRocksDbCheckpointStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family) {
+std::unique_ptr<CheckpointStore> NewRocksDbCheckpointStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
+                                                           std::string key_prefix) {
   FTD_CHECK(db != nullptr && family != nullptr) << "NewRocksDbCheckpointStore needs a DB and a column family";
-  return std::make_unique<RocksDbCheckpointStore>(db, family);
+  return std::make_unique<RocksDbCheckpointStore>(db, family, std::move(key_prefix));
 }
 
 }  // namespace ftd
