@@ -1,28 +1,28 @@
-// ftctl's CLI11 app: subcommand groups `model` (inspect, tokenize, import-llama2c, init) and `adapter` (init, merge).
-// Flags live here only; commands are flag-free functions in model_commands.h / adapter_commands.h.
+// ftctl's CLI11 app: subcommand groups `model` (inspect, tokenize, import-llama2c, init) and `adapter` (init, merge),
+// plus the job commands that AddJobCommands registers in service builds (job_cli.cc). Flags live in these two CLI
+// files only; commands are flag-free functions in model_commands.h / adapter_commands.h / job_commands.h.
 #include "cli/ftctl_cli.h"
 
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
 #include "cli/adapter_commands.h"
+#include "cli/job_cli.h"
 #include "cli/model_commands.h"
 
 namespace ftd {
-namespace {
 
-int Fail(const absl::Status& status) {
-  std::string message(status.message());
-  for (char& c : message) {
+int ReportFailure(absl::string_view message, int exit_code) {
+  std::string line(message);
+  for (char& c : line) {
     if (c == '\n') c = ' ';  // One line, whatever the message.
   }
-  std::cerr << "ftctl: " << message << "\n";
-  return 1;
+  std::cerr << "ftctl: " << line << "\n";
+  return exit_code;
 }
-
-}  // namespace
 
 int RunFtctl(int argc, char** argv) {
   CLI::App app{"ftctl: the ftd fine-tuning service's command line"};
@@ -77,6 +77,8 @@ int RunFtctl(int argc, char** argv) {
   adapter_init->add_flag("--rslora", lora.use_rslora, "Scale by alpha / sqrt(r)");
   adapter_init->add_option("--seed", seed, "Random seed");
 
+  const JobCommandRunner run_job_command = AddJobCommands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -88,6 +90,7 @@ int RunFtctl(int argc, char** argv) {
     return 1;
   }
 
+  if (std::optional<int> exit_code = run_job_command()) return *exit_code;
   absl::Status status = absl::OkStatus();
   if (*inspect) {
     status = ModelInspect(dir, output == "json" ? OutputFormat::kJson : OutputFormat::kTable, std::cout);
@@ -108,7 +111,7 @@ int RunFtctl(int argc, char** argv) {
   } else if (*merge) {
     status = AdapterMerge(base, adapter_dir, out_dir, std::cout);
   }
-  return status.ok() ? 0 : Fail(status);
+  return status.ok() ? 0 : ReportFailure(status.message());
 }
 
 }  // namespace ftd

@@ -7,10 +7,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "cli/output_format.h"
 
 namespace ftd {
-
-enum class OutputFormat { kTable, kJson };
 
 // Architecture, dimensions, parameter counts by module, on-disk dtypes, file sizes and the tokenizer summary.
 absl::Status ModelInspect(const std::string& dir, OutputFormat format, std::ostream& out);

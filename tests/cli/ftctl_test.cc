@@ -1,5 +1,5 @@
 // ftctl end to end: runs the binary (import stories260K, init, inspect, tokenize, merge) and checks its output
-// and exit codes, including one-line "ftctl: ..." errors with exit 1 for bad input.
+// and exit codes, including one-line "ftctl: ..." errors with exit 1 for bad input, and which commands the build has.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -146,6 +146,20 @@ TEST_F(FtctlTest, AdapterInitWritesAPeftAdapterThatMergesToTheBase) {
   std::string base_bytes((std::istreambuf_iterator<char>(a)), std::istreambuf_iterator<char>());
   std::string merged_bytes((std::istreambuf_iterator<char>(b)), std::istreambuf_iterator<char>());
   EXPECT_EQ(base_bytes.size(), merged_bytes.size());
+}
+
+// The job commands need gRPC: they are ftctl subcommands in service builds only; the compute-only build says so.
+TEST_F(FtctlTest, JobCommandsOnlyInServiceBuilds) {
+  Result help = Run("--help");
+  ASSERT_EQ(help.code, 0) << help.err;
+  for (const char* command : {"submit", "list", "get", "cancel", "watch", "logs", "checkpoints"}) {
+    const bool listed = help.out.find(std::string("\n  ") + command + " ") != std::string::npos;
+    EXPECT_EQ(listed, FTCTL_HAS_JOB_COMMANDS == 1) << command << "\n" << help.out;
+  }
+  if (FTCTL_HAS_JOB_COMMANDS == 0) {
+    EXPECT_NE(help.out.find("they need FTD_SERVICE=ON"), std::string::npos) << help.out;
+    EXPECT_EQ(Run("submit job.yaml").code, 1);
+  }
 }
 
 TEST_F(FtctlTest, BadInputsGiveOneLineAndExit1) {
