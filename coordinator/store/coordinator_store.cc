@@ -30,6 +30,7 @@
 #include "common/checkpoint/rocksdb_status.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "coordinator/jobs/job_lifecycle.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "rocksdb/db.h"
@@ -142,11 +143,6 @@ absl::StatusOr<std::string> Serialize(const google::protobuf::Message& message, 
   return bytes;
 }
 
-bool IsTerminalState(JobState state) {
-  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED || state == v1::JOB_STATE_CANCELLED ||
-         state == v1::JOB_STATE_EARLY_STOPPED;
-}
-
 // Checks that `events` record exactly the move from `from` to job.state (see the class comment), numbers them
 // after job.last_event_sequence, updates the job's sequence fields and adds the events to `batch`.
 absl::Status AddEvents(JobState from, const std::string& job_id, Job& job, std::vector<JobEvent>& events,
@@ -245,7 +241,7 @@ class RocksDbCoordinatorStore final : public CoordinatorStore {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle(kJobs)));
     for (it->Seek(kJobKeyPrefix); it->Valid() && it->key().starts_with(kJobKeyPrefix); it->Next()) {
       ASSIGN_OR_RETURN(Job job, Parse<Job>(kJobs, ToView(it->key()), ToView(it->value())));
-      if (!IsTerminalState(job.state())) recovery_.unfinished_jobs.push_back(std::move(job));
+      if (!IsTerminal(job.state())) recovery_.unfinished_jobs.push_back(std::move(job));
     }
     return FromRocks(it->status());
   }
