@@ -6,7 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "tests/proto/to_grpc.h"
+#include "coordinator/service/to_grpc.h"
 
 namespace ftd {
 

@@ -7,15 +7,17 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "common/job_spec_defaults.h"
 #include "common/job_spec_validate.h"
 #include "common/status_macros.h"
+#include "coordinator/service/job_list_query.h"
+#include "coordinator/jobs/job_lifecycle.h"
+#include "coordinator/service/to_grpc.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "tests/proto/job_list_query.h"
-#include "tests/proto/to_grpc.h"
 
 namespace ftd {
 namespace {
@@ -41,11 +43,6 @@ grpc::Status Reply(absl::StatusOr<T> result, T* response) {
 }
 
 }  // namespace
-
-bool IsTerminal(v1::JobState state) {
-  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
-         state == v1::JOB_STATE_CANCELLED || state == v1::JOB_STATE_EARLY_STOPPED;
-}
 
 InMemoryJobService::InMemoryJobService(InMemoryJobServiceOptions options) : options_(std::move(options)) {}
 
@@ -132,7 +129,13 @@ absl::StatusOr<v1::ListJobsResponse> InMemoryJobService::List(const v1::ListJobs
   ASSIGN_OR_RETURN(const JobOrder order, ParseJobOrder(request.order_by()));
   std::optional<int64_t> after;  // Creation number of the last job of the previous page.
   if (!request.page_token().empty()) {
-    ASSIGN_OR_RETURN(after, DecodePageToken(request.page_token(), request.filter(), request.order_by()));
+    ASSIGN_OR_RETURN(const std::string cursor,
+                     DecodePageToken(request.page_token(), request.filter(), request.order_by()));
+    int64_t number = 0;
+    if (!absl::SimpleAtoi(cursor, &number) || number <= 0) {
+      return absl::InvalidArgumentError("page_token is malformed");
+    }
+    after = number;
   }
 
   absl::MutexLock lock(&mu_);
@@ -148,7 +151,8 @@ absl::StatusOr<v1::ListJobsResponse> InMemoryJobService::List(const v1::ListJobs
     if (!filter.Matches(job)) continue;
     if (response.jobs_size() == page_size) {
       // Another match exists past this page: hand out a token, so the last page never comes back empty.
-      response.set_next_page_token(EncodePageToken(last_listed, request.filter(), request.order_by()));
+      response.set_next_page_token(
+          EncodePageToken(absl::StrCat(last_listed), request.filter(), request.order_by()));
       break;
     }
     *response.add_jobs() = job;

@@ -1,5 +1,5 @@
-// ToGrpc: the one place an absl::Status becomes a grpc::Status. It lives with the test server for now and
-// moves to the coordinator's service layer (the only code that includes gRPC headers) when that exists.
+// ToGrpc: the one place an absl::Status becomes a grpc::Status, in the coordinator's service layer (the only code
+// that includes gRPC headers). The coordinator's JobService and the test JobService (tests/proto) both use it.
 #pragma once
 
 #include "absl/status/status.h"

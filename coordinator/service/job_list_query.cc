@@ -1,12 +1,11 @@
-// ListJobs filter, order and page-token handling for the test JobService.
-#include "tests/proto/job_list_query.h"
+// ListJobs filter, order and page-token handling for both JobServices.
+#include "coordinator/service/job_list_query.h"
 
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -63,29 +62,24 @@ absl::StatusOr<JobOrder> ParseJobOrder(absl::string_view order_by) {
       "order_by: unsupported \"", order_by, "\" (supported: \"create_time desc\", \"create_time\")"));
 }
 
-std::string EncodePageToken(int64_t last_job_number, absl::string_view filter, absl::string_view order_by) {
+std::string EncodePageToken(absl::string_view cursor, absl::string_view filter, absl::string_view order_by) {
   // Web-safe base64 keeps the token opaque and printable; clients must not parse it.
-  return absl::WebSafeBase64Escape(
-      absl::StrCat(kTokenVersion, "|", last_job_number, "|", order_by, "|", filter));
+  return absl::WebSafeBase64Escape(absl::StrCat(kTokenVersion, "|", cursor, "|", order_by, "|", filter));
 }
 
-absl::StatusOr<int64_t> DecodePageToken(absl::string_view token, absl::string_view filter,
-                                        absl::string_view order_by) {
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token, absl::string_view filter,
+                                            absl::string_view order_by) {
   std::string raw;
   const absl::Status malformed = absl::InvalidArgumentError("page_token is malformed");
   if (!absl::WebSafeBase64Unescape(token, &raw)) return malformed;
   // The filter goes last and may itself contain '|': split off the first three fields only.
   std::vector<absl::string_view> parts = absl::StrSplit(raw, absl::MaxSplits('|', 3));
-  int64_t last_job_number = 0;
-  if (parts.size() != 4 || parts[0] != kTokenVersion || !absl::SimpleAtoi(parts[1], &last_job_number) ||
-      last_job_number <= 0) {
-    return malformed;
-  }
+  if (parts.size() != 4 || parts[0] != kTokenVersion || parts[1].empty()) return malformed;
   if (parts[2] != order_by || parts[3] != filter) {
     return absl::InvalidArgumentError(
         "page_token was issued for a different filter or order_by; restart listing without a token");
   }
-  return last_job_number;
+  return std::string(parts[1]);
 }
 
 }  // namespace ftd

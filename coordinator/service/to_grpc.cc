@@ -1,5 +1,5 @@
 // ToGrpc: an explicit code-by-code mapping, so a code added to either enum fails here, not on the wire.
-#include "tests/proto/to_grpc.h"
+#include "coordinator/service/to_grpc.h"
 
 #include <string>
 

@@ -1,0 +1,250 @@
+// CoordinatorJobService: construction, the gRPC handlers (convert only), and the writing RPCs and WatchJob. The
+// paged reads (ListJobs, GetJobLogs, ListCheckpoints) are in job_service_reads.cc.
+#include "coordinator/service/job_service.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "common/job_spec_defaults.h"
+#include "common/job_spec_validate.h"
+#include "common/status_macros.h"
+#include "coordinator/jobs/job_lifecycle.h"
+#include "coordinator/service/job_updates.h"
+#include "coordinator/service/placement_check.h"
+#include "coordinator/service/resource_names.h"
+#include "coordinator/service/to_grpc.h"
+#include "google/protobuf/util/message_differencer.h"
+
+namespace ftd {
+namespace {
+
+constexpr absl::string_view kJobIdPrefix = "ft-";
+constexpr size_t kMaxRequestIdLength = 128;
+constexpr int kStoreScanPage = 500;
+constexpr int kWatchBatch = 256;
+// CreateJob refuses a taken id; only this service creates jobs, so one retry is already a surprise.
+constexpr int kMaxIdAttempts = 16;
+
+// Copies a StatusOr's value into the gRPC response and converts its status: the shape of every unary handler.
+template <typename T>
+grpc::Status Reply(absl::StatusOr<T> result, T* response) {
+  if (result.ok()) *response = *std::move(result);
+  return ToGrpc(result.status());
+}
+
+// The number N of an id "ft-N" this service assigned; 0 for any other id.
+int64_t JobNumberOf(absl::string_view job_id) {
+  int64_t number = 0;
+  if (!absl::ConsumePrefix(&job_id, kJobIdPrefix) || !absl::SimpleAtoi(job_id, &number) || number < 0) return 0;
+  return number;
+}
+
+absl::Status Unimplemented(absl::string_view rpc, absl::string_view arrives_with) {
+  return absl::UnimplementedError(absl::StrCat(rpc, " is not implemented yet: it arrives with ", arrives_with));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CoordinatorJobService>> CoordinatorJobService::Create(
+    CoordinatorStore& store, JobEvents& events, std::function<absl::Time()> clock, JobServiceOptions options) {
+  std::unique_ptr<CoordinatorJobService> service(
+      new CoordinatorJobService(store, events, std::move(clock), options));
+  absl::MutexLock lock(&service->submit_mu_);
+  JobQuery query;
+  query.page_size = kStoreScanPage;
+  while (true) {
+    ASSIGN_OR_RETURN(JobPage page, store.ListJobs(query));
+    for (const v1::Job& job : page.jobs) {
+      const absl::string_view id = absl::StripPrefix(job.name(), "jobs/");
+      service->next_job_number_ = std::max(service->next_job_number_, JobNumberOf(id) + 1);
+      if (!job.request_id().empty()) service->request_ids_[job.request_id()] = std::string(id);
+    }
+    if (page.next_page_token.empty()) break;
+    query.page_token = std::move(page.next_page_token);
+  }
+  return service;
+}
+
+// --- gRPC handlers: convert only ---
+
+grpc::Status CoordinatorJobService::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* request,
+                                              v1::Job* response) {
+  return Reply(Submit(*request), response);
+}
+
+grpc::Status CoordinatorJobService::GetJob(grpc::ServerContext*, const v1::GetJobRequest* request,
+                                           v1::Job* response) {
+  return Reply(Get(*request), response);
+}
+
+grpc::Status CoordinatorJobService::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest* request,
+                                             v1::ListJobsResponse* response) {
+  return Reply(List(*request), response);
+}
+
+grpc::Status CoordinatorJobService::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* request,
+                                              v1::Job* response) {
+  return Reply(Cancel(*request), response);
+}
+
+grpc::Status CoordinatorJobService::WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
+                                             grpc::ServerWriter<v1::JobEvent>* writer) {
+  return ToGrpc(Watch(*context, *request, *writer));
+}
+
+grpc::Status CoordinatorJobService::GetJobLogs(grpc::ServerContext*, const v1::GetJobLogsRequest* request,
+                                               v1::GetJobLogsResponse* response) {
+  return Reply(Logs(*request), response);
+}
+
+grpc::Status CoordinatorJobService::ListCheckpoints(grpc::ServerContext*, const v1::ListCheckpointsRequest* request,
+                                                    v1::ListCheckpointsResponse* response) {
+  return Reply(Checkpoints(*request), response);
+}
+
+grpc::Status CoordinatorJobService::GetTransferReport(grpc::ServerContext*, const v1::GetTransferReportRequest*,
+                                                      v1::TransferReport*) {
+  return ToGrpc(Unimplemented("GetTransferReport", "the benchmark suites and the transfer report (planned in "
+                                                   "docs/ARCHITECTURE.md, after issue 6)"));
+}
+
+grpc::Status CoordinatorJobService::DownloadArtifact(grpc::ServerContext*, const v1::DownloadArtifactRequest*,
+                                                     grpc::ServerWriter<v1::DownloadArtifactResponse>*) {
+  return ToGrpc(Unimplemented("DownloadArtifact", "artifact export, the rest of issue 6 (the ftd daemon)"));
+}
+
+grpc::Status CoordinatorJobService::RunEvaluation(grpc::ServerContext*, const v1::RunEvaluationRequest*,
+                                                  v1::Evaluation*) {
+  return ToGrpc(Unimplemented("RunEvaluation", "the benchmark suites and the transfer report (planned in "
+                                               "docs/ARCHITECTURE.md, after issue 6)"));
+}
+
+grpc::Status CoordinatorJobService::GetEvaluation(grpc::ServerContext*, const v1::GetEvaluationRequest*,
+                                                  v1::Evaluation*) {
+  return ToGrpc(Unimplemented("GetEvaluation", "the benchmark suites and the transfer report (planned in "
+                                               "docs/ARCHITECTURE.md, after issue 6)"));
+}
+
+// --- Writes ---
+
+absl::StatusOr<v1::Job> CoordinatorJobService::Submit(const v1::SubmitJobRequest& request) {
+  // The same defaults and validation as ftctl's YAML loader.
+  if (!request.has_spec()) return absl::InvalidArgumentError("spec: required");
+  v1::JobSpec resolved = request.spec();
+  ApplyJobSpecDefaults(&resolved);
+  if (absl::Status valid = ValidateJobSpec(resolved); !valid.ok()) {
+    // The validator names fields from the spec's root; on the wire they sit under the request's `spec`.
+    return absl::Status(valid.code(), absl::StrCat("spec.", valid.message()));
+  }
+  if (request.request_id().size() > kMaxRequestIdLength) {
+    return absl::InvalidArgumentError(absl::StrCat("request_id: at most ", kMaxRequestIdLength, " characters"));
+  }
+
+  absl::MutexLock lock(&submit_mu_);
+  // A retry gets its job back even if the workers changed since, so this comes before the placement check.
+  if (!request.validate_only()) {
+    ASSIGN_OR_RETURN(std::optional<v1::Job> existing, FindRetry(request));
+    if (existing.has_value()) return *std::move(existing);
+  }
+  ASSIGN_OR_RETURN(const std::vector<StoredWorker> workers, store_.ListWorkers());
+  ASSIGN_OR_RETURN(const SubmitPlacement placement, CheckSubmitPlacement(resolved, workers));
+
+  const absl::Time now = clock_();
+  v1::Job job;
+  *job.mutable_spec() = request.spec();
+  *job.mutable_resolved_spec() = std::move(resolved);
+  *job.mutable_create_time() = ToProtoTime(now);
+  *job.mutable_update_time() = job.create_time();
+  job.set_request_id(request.request_id());
+  std::vector<v1::JobEvent> events;
+  RecordStateChange(job, events, v1::JOB_STATE_QUEUED, "Submitted", placement.summary, now);
+  *events.back().mutable_time() = job.create_time();
+  if (request.validate_only()) return job;
+
+  for (int attempt = 0; attempt < kMaxIdAttempts; ++attempt) {
+    const std::string id = absl::StrFormat("%s%06d", kJobIdPrefix, next_job_number_++);
+    job.set_name(JobName(id));
+    absl::StatusOr<v1::Job> created = store_.CreateJob(job, events);
+    if (created.status().code() == absl::StatusCode::kAlreadyExists) continue;
+    if (!created.ok()) return created.status();
+    if (!request.request_id().empty()) request_ids_[request.request_id()] = id;
+    events_.Publish(id, created->last_event_sequence());
+    return created;
+  }
+  return absl::InternalError(absl::StrCat("no free job id after ", kMaxIdAttempts, " attempts"));
+}
+
+absl::StatusOr<std::optional<v1::Job>> CoordinatorJobService::FindRetry(const v1::SubmitJobRequest& request) {
+  if (request.request_id().empty()) return std::nullopt;
+  auto it = request_ids_.find(request.request_id());
+  if (it == request_ids_.end()) return std::nullopt;
+  ASSIGN_OR_RETURN(v1::Job existing, store_.GetJob(it->second));
+  if (google::protobuf::util::MessageDifferencer::Equals(existing.spec(), request.spec())) return existing;
+  return absl::AlreadyExistsError(absl::StrCat("request_id \"", request.request_id(), "\" was already used for ",
+                                               existing.name(), " with a different spec"));
+}
+
+absl::StatusOr<v1::Job> CoordinatorJobService::Get(const v1::GetJobRequest& request) {
+  ASSIGN_OR_RETURN(const std::string id, ParseJobName(request.name(), "name"));
+  absl::StatusOr<v1::Job> job = store_.GetJob(id);
+  if (!job.ok()) return JobNotFoundAs(job.status(), request.name());
+  return job;
+}
+
+absl::StatusOr<v1::Job> CoordinatorJobService::Cancel(const v1::CancelJobRequest& request) {
+  ASSIGN_OR_RETURN(const std::string id, ParseJobName(request.name(), "name"));
+  const absl::Time now = clock_();
+  // Ranks of a running job are aborted by the worker service when it sees the CANCELLED state (it watches the same
+  // hub); here the state and its event are written.
+  absl::StatusOr<v1::Job> cancelled =
+      UpdateJobAndPublish(store_, events_, id, now, [&](v1::Job& job, std::vector<v1::JobEvent>& events) {
+        if (absl::Status legal = CheckTransition(job.state(), v1::JOB_STATE_CANCELLED); !legal.ok()) {
+          return absl::FailedPreconditionError(absl::StrCat(job.name(), " is ", v1::JobState_Name(job.state()),
+                                                            ", so it cannot be cancelled: ", legal.message()));
+        }
+        RecordStateChange(job, events, v1::JOB_STATE_CANCELLED, "CancelledByUser", request.reason(), now);
+        return absl::OkStatus();
+      });
+  if (!cancelled.ok()) return JobNotFoundAs(cancelled.status(), request.name());
+  return cancelled;
+}
+
+// --- WatchJob ---
+
+absl::Status CoordinatorJobService::Watch(grpc::ServerContext& context, const v1::WatchJobRequest& request,
+                                          grpc::ServerWriter<v1::JobEvent>& writer) {
+  ASSIGN_OR_RETURN(const std::string id, ParseJobName(request.name(), "name"));
+  if (request.after_sequence() < 0) return absl::InvalidArgumentError("after_sequence: must be >= 0");
+  // Subscribed before the first read, so nothing written after a read goes unnoticed (job_events.h).
+  const std::unique_ptr<JobEvents::Subscription> subscription = events_.Subscribe(id);
+  int64_t sent = request.after_sequence();  // Highest sequence the client has.
+  while (true) {
+    if (events_.is_shut_down()) return absl::UnavailableError("the coordinator is shutting down; watch again");
+    if (context.IsCancelled()) return absl::CancelledError("the client cancelled the watch");
+    absl::StatusOr<std::vector<v1::JobEvent>> batch = store_.ListEvents(id, sent, kWatchBatch);
+    if (!batch.ok()) return JobNotFoundAs(batch.status(), request.name());
+    for (const v1::JobEvent& event : *batch) {
+      if (!writer.Write(event)) return absl::CancelledError("the client went away");
+      sent = event.sequence();
+      // The stream ends with the event that moved the job into a terminal state.
+      if (event.has_state_change() && IsTerminal(event.state_change().to_state())) return absl::OkStatus();
+    }
+    if (static_cast<int>(batch->size()) == kWatchBatch) continue;  // More stored events: no need to wait.
+
+    // Caught up. A job that ended at or before after_sequence has nothing more to send.
+    absl::StatusOr<v1::Job> job = store_.GetJob(id);
+    if (!job.ok()) return JobNotFoundAs(job.status(), request.name());
+    if (IsTerminal(job->state()) && job->state_sequence() <= sent) return absl::OkStatus();
+    if (subscription->Wait(sent, options_.watch_cancel_check_interval) == JobEvents::WaitResult::kShutDown) {
+      return absl::UnavailableError("the coordinator is shutting down; watch again");
+    }
+  }
+}
+
+}  // namespace ftd
