@@ -1,0 +1,239 @@
+// FtdApplication and RunFtd: the coordinator daemon's wiring (construct), serving (start, run) and ordered
+// shutdown; the only place the daemon's flags are parsed.
+#include "coordinator/app/ftd_app.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/http/http_server.h"
+#include "common/logging.h"
+#include "common/metrics/text_registry.h"
+#include "common/status_macros.h"
+#include "coordinator/app/coordinator_metrics.h"
+#include "coordinator/service/job_events.h"
+#include "coordinator/service/job_service.h"
+#include "coordinator/service/worker_service.h"
+#include "coordinator/store/coordinator_store.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+
+namespace ftd {
+namespace {
+
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+
+// "host:port", "[v6]:port"; the port 0..65535. INVALID_ARGUMENT naming `flag` otherwise.
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view address, absl::string_view flag) {
+  const size_t colon = address.rfind(':');
+  HostPort result;
+  if (colon == absl::string_view::npos || colon == 0 || !absl::SimpleAtoi(address.substr(colon + 1), &result.port) ||
+      result.port < 0 || result.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": want \"host:port\", got \"", address, "\""));
+  }
+  absl::string_view host = address.substr(0, colon);
+  absl::ConsumePrefix(&host, "[");
+  absl::ConsumeSuffix(&host, "]");
+  result.host = std::string(host);
+  return result;
+}
+
+// "host:port" again, with brackets for an IPv6 host.
+std::string JoinHostPort(const std::string& host, int port) {
+  if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
+  return absl::StrCat(host, ":", port);
+}
+
+}  // namespace
+
+// Declared in destruction order reversed: the servers go first, the store last.
+struct FtdApplication::Parts {
+  FtdOptions options;
+  std::function<absl::Time()> clock;
+  std::unique_ptr<CoordinatorStore> store;
+  std::unique_ptr<JobEvents> events;
+  std::unique_ptr<CoordinatorJobService> job_service;
+  std::unique_ptr<CoordinatorWorkerService> worker_service;
+  std::unique_ptr<TextMetricsRegistry> registry;
+  std::unique_ptr<CoordinatorMetrics> metrics;
+  std::unique_ptr<HttpServer> http;
+  std::unique_ptr<grpc::Server> grpc;
+  std::atomic<bool> stopping{false};
+  int grpc_port = 0;
+  bool started = false;
+  bool shut_down = false;
+};
+
+FtdApplication::FtdApplication(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+FtdApplication::~FtdApplication() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<FtdApplication>> FtdApplication::Create(FtdOptions options,
+                                                                       std::function<absl::Time()> clock) {
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("data_dir is required");
+  RETURN_IF_ERROR(ParseHostPort(options.listen, "listen").status());
+  ASSIGN_OR_RETURN(const HostPort http_address, ParseHostPort(options.http_listen, "http_listen"));
+  std::error_code error;
+  std::filesystem::create_directories(options.data_dir, error);
+  if (error) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", options.data_dir, ": ", error.message()));
+  }
+
+  auto parts = std::make_unique<Parts>();
+  parts->options = options;
+  parts->clock = std::move(clock);
+  ASSIGN_OR_RETURN(parts->store, CoordinatorStore::Open(absl::StrCat(options.data_dir, "/store")));
+  parts->events = std::make_unique<JobEvents>();
+  ASSIGN_OR_RETURN(parts->job_service, CoordinatorJobService::Create(*parts->store, *parts->events, parts->clock));
+  WorkerServiceOptions worker_options;
+  worker_options.lease_duration = options.lease_duration;
+  ASSIGN_OR_RETURN(parts->worker_service,
+                   CoordinatorWorkerService::Create(*parts->store, parts->clock, worker_options));
+  parts->registry = std::make_unique<TextMetricsRegistry>();
+  CoordinatorWorkerService* workers = parts->worker_service.get();
+  ASSIGN_OR_RETURN(parts->metrics, CoordinatorMetrics::Create(*parts->registry, *parts->registry, *parts->store,
+                                                             [workers] { return workers->live_workers(); }));
+  HttpServerOptions http_options;
+  http_options.address = http_address.host;
+  http_options.port = http_address.port;
+  http_options.metrics = parts->metrics.get();
+  const std::atomic<bool>* stopping = &parts->stopping;
+  http_options.readiness = [stopping]() {
+    return stopping->load() ? absl::UnavailableError("shutting down") : absl::OkStatus();
+  };
+  ASSIGN_OR_RETURN(parts->http, HttpServer::Create(std::move(http_options)));
+  return std::unique_ptr<FtdApplication>(new FtdApplication(std::move(parts)));
+}
+
+absl::Status FtdApplication::Start() {
+  Parts& p = *parts_;
+  if (p.started) return absl::FailedPreconditionError("already started");
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(p.options.listen, grpc::InsecureServerCredentials(), &p.grpc_port);
+  builder.RegisterService(p.job_service.get());
+  builder.RegisterService(p.worker_service.get());
+  p.grpc = builder.BuildAndStart();
+  if (p.grpc == nullptr || p.grpc_port == 0) {
+    p.grpc.reset();
+    return absl::UnavailableError(absl::StrCat("cannot serve gRPC on ", p.options.listen));
+  }
+  p.started = true;
+  RETURN_IF_ERROR(p.http->Start());
+  return absl::OkStatus();
+}
+
+int FtdApplication::grpc_port() const { return parts_->grpc_port; }
+int FtdApplication::http_port() const { return parts_->http->port(); }
+
+absl::Status FtdApplication::Run() {
+  Parts& p = *parts_;
+  if (!p.started) return absl::FailedPreconditionError("Run before Start");
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  const absl::Duration tick = p.options.lease_check_interval;
+  const timespec wait = absl::ToTimespec(tick);
+  while (true) {
+    const int received = sigtimedwait(&stop_signals, nullptr, &wait);
+    if (received == SIGINT || received == SIGTERM) {
+      FTD_LOG(INFO) << "ftd: signal " << received << ", shutting down";
+      break;
+    }
+    if (received < 0 && errno != EAGAIN && errno != EINTR) {
+      return absl::InternalError(absl::StrCat("sigtimedwait: ", std::generic_category().message(errno)));
+    }
+    const std::vector<std::string> expired = p.worker_service->ExpireLeases(p.clock());
+    p.metrics->LeasesExpired(static_cast<int>(expired.size()));
+    for (const std::string& id : expired) FTD_LOG(WARNING) << "ftd: worker workers/" << id << " lost its lease";
+  }
+  Shutdown();
+  return absl::OkStatus();
+}
+
+void FtdApplication::Shutdown() {
+  Parts& p = *parts_;
+  if (p.shut_down) return;
+  p.shut_down = true;
+  p.stopping.store(true);
+  // Blocked WatchJob and RendezvousWait calls return first, so the gRPC shutdown does not wait out its grace.
+  p.events->Shutdown();
+  p.worker_service->Shutdown();
+  if (p.grpc != nullptr) p.grpc->Shutdown(absl::ToChronoTime(absl::Now() + p.options.shutdown_grace));
+  p.http->Stop();
+  p.grpc.reset();
+  p.store.reset();  // Closes RocksDB; the services hold references but serve nothing any more.
+}
+
+int RunFtd(int argc, char** argv) {
+  CLI::App app{"ftd: the ftd fine-tuning service's coordinator daemon"};
+  FtdOptions options;
+  double lease_seconds = absl::ToDoubleSeconds(options.lease_duration);
+  app.add_option("--data-dir", options.data_dir, "Directory of the coordinator's state (created when absent)")
+      ->required();
+  app.add_option("--listen", options.listen, "gRPC address host:port (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--http-listen", options.http_listen,
+                 "HTTP address host:port for /metrics, /healthz, /readyz (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--lease-seconds", lease_seconds, "Worker lease after each registration or heartbeat")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  options.lease_duration = absl::Seconds(lease_seconds);
+
+  // Blocked before any thread starts, so every server thread inherits the mask and only Run's sigtimedwait
+  // receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<FtdApplication>> daemon = FtdApplication::Create(options, [] { return absl::Now(); });
+  if (!daemon.ok()) {
+    std::cerr << "ftd: " << daemon.status() << "\n";
+    return 1;
+  }
+  if (absl::Status started = (*daemon)->Start(); !started.ok()) {
+    std::cerr << "ftd: " << started << "\n";
+    return 1;
+  }
+  const std::string grpc_host = ParseHostPort(options.listen, "listen")->host;
+  const std::string http_host = ParseHostPort(options.http_listen, "http_listen")->host;
+  std::cout << "ftd: serving gRPC on " << JoinHostPort(grpc_host, (*daemon)->grpc_port()) << "\n"
+            << "ftd: serving HTTP on " << JoinHostPort(http_host, (*daemon)->http_port()) << std::endl;
+  if (absl::Status ran = (*daemon)->Run(); !ran.ok()) {
+    std::cerr << "ftd: " << ran << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace ftd
