@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -27,6 +28,7 @@
 #include "coordinator/app/coordinator_metrics.h"
 #include "coordinator/service/job_events.h"
 #include "coordinator/service/job_service.h"
+#include "coordinator/service/scheduling_loop.h"
 #include "coordinator/service/worker_service.h"
 #include "coordinator/store/coordinator_store.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -58,6 +60,10 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view address, absl::string_v
   return result;
 }
 
+// How often Run places queued jobs. Submits and registrations do not wake it: at this cadence a poll costs one scan
+// of the unfinished jobs, and a job waits at most this long for free slots.
+constexpr absl::Duration kScheduleInterval = absl::Milliseconds(500);
+
 // "host:port" again, with brackets for an IPv6 host.
 std::string JoinHostPort(const std::string& host, int port) {
   if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
@@ -74,6 +80,7 @@ struct FtdApplication::Parts {
   std::unique_ptr<JobEvents> events;
   std::unique_ptr<CoordinatorJobService> job_service;
   std::unique_ptr<CoordinatorWorkerService> worker_service;
+  std::unique_ptr<SchedulingLoop> scheduler;
   std::unique_ptr<TextMetricsRegistry> registry;
   std::unique_ptr<CoordinatorMetrics> metrics;
   std::unique_ptr<HttpServer> http;
@@ -109,6 +116,8 @@ absl::StatusOr<std::unique_ptr<FtdApplication>> FtdApplication::Create(FtdOption
   worker_options.lease_duration = options.lease_duration;
   ASSIGN_OR_RETURN(parts->worker_service,
                    CoordinatorWorkerService::Create(*parts->store, parts->clock, worker_options));
+  parts->scheduler = std::make_unique<SchedulingLoop>(*parts->store, *parts->events, *parts->worker_service,
+                                                     parts->clock);
   parts->registry = std::make_unique<TextMetricsRegistry>();
   CoordinatorWorkerService* workers = parts->worker_service.get();
   ASSIGN_OR_RETURN(parts->metrics, CoordinatorMetrics::Create(*parts->registry, *parts->registry, *parts->store,
@@ -154,8 +163,11 @@ absl::Status FtdApplication::Run() {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  const absl::Duration tick = p.options.lease_check_interval;
+  // One thread sweeps leases (every lease_check_interval) and runs a scheduling cycle every tick, after the sweep,
+  // so a cycle never sees a worker half-expired.
+  const absl::Duration tick = std::min(p.options.lease_check_interval, kScheduleInterval);
   const timespec wait = absl::ToTimespec(tick);
+  absl::Time next_sweep = absl::Now() + p.options.lease_check_interval;
   while (true) {
     const int received = sigtimedwait(&stop_signals, nullptr, &wait);
     if (received == SIGINT || received == SIGTERM) {
@@ -165,9 +177,15 @@ absl::Status FtdApplication::Run() {
     if (received < 0 && errno != EAGAIN && errno != EINTR) {
       return absl::InternalError(absl::StrCat("sigtimedwait: ", std::generic_category().message(errno)));
     }
-    const std::vector<std::string> expired = p.worker_service->ExpireLeases(p.clock());
-    p.metrics->LeasesExpired(static_cast<int>(expired.size()));
-    for (const std::string& id : expired) FTD_LOG(WARNING) << "ftd: worker workers/" << id << " lost its lease";
+    if (absl::Now() >= next_sweep) {
+      next_sweep = absl::Now() + p.options.lease_check_interval;
+      const std::vector<std::string> expired = p.worker_service->ExpireLeases(p.clock());
+      p.metrics->LeasesExpired(static_cast<int>(expired.size()));
+      for (const std::string& id : expired) FTD_LOG(WARNING) << "ftd: worker workers/" << id << " lost its lease";
+    }
+    if (absl::StatusOr<int> placed = p.scheduler->RunCycle(); !placed.ok()) {
+      FTD_LOG(WARNING) << "ftd: scheduling cycle: " << placed.status();
+    }
   }
   Shutdown();
   return absl::OkStatus();
@@ -178,7 +196,8 @@ void FtdApplication::Shutdown() {
   if (p.shut_down) return;
   p.shut_down = true;
   p.stopping.store(true);
-  // Blocked WatchJob and RendezvousWait calls return first, so the gRPC shutdown does not wait out its grace.
+  // Blocked WatchJob, WatchAssignments and RendezvousWait calls return first, so the gRPC shutdown does not wait out
+  // its grace. No cycle runs any more: Run's loop has ended (or never started).
   p.events->Shutdown();
   p.worker_service->Shutdown();
   if (p.grpc != nullptr) p.grpc->Shutdown(absl::ToChronoTime(absl::Now() + p.options.shutdown_grace));

@@ -1,4 +1,5 @@
-// CoordinatorWorkerService: registration, leases and the rendezvous KV (see worker_service.h).
+// CoordinatorWorkerService: registration, leases, the assignments stream and the rendezvous KV (see
+// worker_service.h).
 #include "coordinator/service/worker_service.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "coordinator/jobs/job_lifecycle.h"
 #include "coordinator/service/resource_names.h"
 #include "coordinator/service/to_grpc.h"
 
@@ -102,6 +104,34 @@ absl::Status CheckKey(absl::string_view key, absl::string_view field) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<v1::Job>> ListUnfinishedJobs(CoordinatorStore& store) {
+  std::vector<v1::Job> jobs;
+  JobQuery query;
+  query.filter = [](const v1::Job& job) { return !IsTerminal(job.state()); };
+  while (true) {
+    ASSIGN_OR_RETURN(JobPage page, store.ListJobs(query));
+    for (v1::Job& job : page.jobs) jobs.push_back(std::move(job));
+    if (page.next_page_token.empty()) return jobs;
+    query.page_token = std::move(page.next_page_token);
+  }
+}
+
+v1::RunRank RunRankFor(const v1::Job& job, const v1::RankPlacement& placement) {
+  v1::RunRank run;
+  run.set_job(job.name());
+  run.set_attempt(job.restart_count());
+  run.set_rank(placement.rank());
+  run.set_world_size(job.placement_size());
+  absl::string_view device = placement.device();
+  int32_t index = 0;
+  if (absl::ConsumePrefix(&device, "cuda:") && absl::SimpleAtoi(device, &index)) run.set_device_index(index);
+  run.set_task(v1::RANK_TASK_TRAIN);
+  *run.mutable_resolved_spec() = job.resolved_spec();
+  run.mutable_rendezvous()->set_backend(job.resolved_spec().device() == v1::DEVICE_CPU ? v1::COLLECTIVE_BACKEND_GLOO
+                                                                                      : v1::COLLECTIVE_BACKEND_NCCL);
+  return run;
+}
 
 CoordinatorWorkerService::CoordinatorWorkerService(CoordinatorStore& store, std::function<absl::Time()> clock,
                                                    WorkerServiceOptions options)
@@ -215,6 +245,11 @@ std::vector<std::string> CoordinatorWorkerService::ExpireLeases(absl::Time now) 
       it = lease_expiry_.erase(it);
     }
   }
+  if (!expired.empty()) {
+    absl::MutexLock lock(&assign_mu_);
+    for (const std::string& id : expired) mailboxes_.erase(id);
+    assign_cv_.SignalAll();  // Their streams end.
+  }
   for (const std::string& id : expired) {
     if (absl::Status deleted = store_.DeleteWorker(id); !deleted.ok()) {
       FTD_LOG(WARNING) << "worker " << kWorkerPrefix << id << " lost its lease; deleting its registration: " << deleted;
@@ -228,10 +263,104 @@ int CoordinatorWorkerService::live_workers() const {
   return static_cast<int>(lease_expiry_.size());
 }
 
+std::vector<std::string> CoordinatorWorkerService::LiveWorkers(absl::Time now) const {
+  std::vector<std::string> live;
+  absl::MutexLock lock(&lease_mu_);
+  for (const auto& [id, expiry] : lease_expiry_) {
+    if (expiry > now) live.push_back(id);
+  }
+  return live;
+}
+
+bool CoordinatorWorkerService::HasLease(const std::string& id) const {
+  absl::MutexLock lock(&lease_mu_);
+  return lease_expiry_.contains(id) && !lost_.contains(id);
+}
+
+bool CoordinatorWorkerService::QueueCommand(absl::string_view worker, v1::WorkerCommand command) {
+  absl::StatusOr<std::string> id = ParseWorkerName(worker, "worker");
+  if (!id.ok()) return false;
+  // The lease is checked under assign_mu_ (lock order: assign_mu_, then lease_mu_), so an ExpireLeases that marks
+  // the worker lost either comes first (dropped here) or erases this mailbox after the push.
+  absl::MutexLock lock(&assign_mu_);
+  if (!HasLease(*id)) return false;
+  mailboxes_[*id].pending.push_back(std::move(command));
+  assign_cv_.SignalAll();
+  return true;
+}
+
 void CoordinatorWorkerService::Shutdown() {
-  absl::MutexLock lock(&rendezvous_mu_);
-  shut_down_ = true;
-  rendezvous_cv_.SignalAll();
+  {
+    absl::MutexLock lock(&rendezvous_mu_);
+    shut_down_ = true;
+    rendezvous_cv_.SignalAll();
+  }
+  absl::MutexLock lock(&assign_mu_);
+  assign_shut_down_ = true;
+  assign_cv_.SignalAll();
+}
+
+absl::Status CoordinatorWorkerService::Watch(grpc::ServerContext& context, const v1::WatchAssignmentsRequest& request,
+                                             grpc::ServerWriter<v1::WorkerCommand>& writer) {
+  ASSIGN_OR_RETURN(const std::string id, ParseWorkerName(request.worker(), "worker"));
+  int64_t stream = 0;
+  {
+    absl::MutexLock lock(&assign_mu_);
+    if (assign_shut_down_) return absl::UnavailableError("the coordinator is shutting down");
+    if (!HasLease(id)) {
+      return absl::NotFoundError(
+          absl::StrCat("worker ", request.worker(), " not found (unknown, or its lease ran out)"));
+    }
+    Mailbox& mailbox = mailboxes_[id];
+    // What is queued now was stored before it was queued, so the replay below sends it.
+    mailbox.pending.clear();
+    stream = ++mailbox.stream;
+    assign_cv_.SignalAll();  // An older stream of this worker ends.
+  }
+
+  int64_t sequence = 0;
+  auto send = [&](v1::WorkerCommand& command) {
+    command.set_sequence(++sequence);
+    return writer.Write(command);
+  };
+  ASSIGN_OR_RETURN(const std::vector<v1::Job> jobs, ListUnfinishedJobs(store_));
+  for (const v1::Job& job : jobs) {
+    for (const v1::RankPlacement& placement : job.placement()) {
+      if (placement.worker() != request.worker()) continue;
+      v1::WorkerCommand command;
+      *command.mutable_run_rank() = RunRankFor(job, placement);
+      if (!send(command)) return absl::CancelledError("the client went away");
+    }
+  }
+
+  while (true) {
+    std::deque<v1::WorkerCommand> batch;
+    {
+      absl::MutexLock lock(&assign_mu_);
+      // The wait is on the wall clock: it only bounds how late a cancelled client is noticed.
+      const absl::Time wake = absl::Now() + options_.wait_cancel_check_interval;
+      while (true) {
+        if (assign_shut_down_) return absl::UnavailableError("the coordinator is shutting down");
+        auto it = mailboxes_.find(id);
+        if (it == mailboxes_.end()) {
+          return absl::NotFoundError(absl::StrCat("worker ", request.worker(), " lost its lease; register again"));
+        }
+        if (it->second.stream != stream) {
+          return absl::AbortedError(absl::StrCat("a newer WatchAssignments stream of ", request.worker(),
+                                                 " replaced this one"));
+        }
+        if (!it->second.pending.empty()) {
+          batch.swap(it->second.pending);
+          break;
+        }
+        if (assign_cv_.WaitWithDeadline(&assign_mu_, wake)) break;
+      }
+    }
+    for (v1::WorkerCommand& command : batch) {
+      if (!send(command)) return absl::CancelledError("the client went away");
+    }
+    if (context.IsCancelled()) return absl::CancelledError("the client went away");
+  }
 }
 
 absl::Status CoordinatorWorkerService::Set(const v1::RendezvousSetRequest& request) {
@@ -325,9 +454,10 @@ grpc::Status CoordinatorWorkerService::Heartbeat(grpc::ServerContext*, const v1:
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorWorkerService::WatchAssignments(grpc::ServerContext*, const v1::WatchAssignmentsRequest*,
-                                                        grpc::ServerWriter<v1::WorkerCommand>*) {
-  return ToGrpc(absl::UnimplementedError("WatchAssignments comes with the gang scheduler's placement of ranks"));
+grpc::Status CoordinatorWorkerService::WatchAssignments(grpc::ServerContext* context,
+                                                        const v1::WatchAssignmentsRequest* request,
+                                                        grpc::ServerWriter<v1::WorkerCommand>* writer) {
+  return ToGrpc(Watch(*context, *request, *writer));
 }
 
 grpc::Status CoordinatorWorkerService::ReportMetrics(grpc::ServerContext*, const v1::ReportMetricsRequest*,

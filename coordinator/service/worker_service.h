@@ -1,9 +1,11 @@
 // CoordinatorWorkerService: the coordinator's side of the ftd.v1 WorkerService: worker registration, leases kept
-// alive by heartbeats, and the rendezvous KV (per job attempt) that bootstraps Gloo and NCCL. Assignments, reports
-// and checkpoint transfer come with the scheduler and the training loop's wiring (they answer UNIMPLEMENTED).
+// alive by heartbeats, the assignments stream that carries the scheduler's RunRank commands, and the rendezvous KV
+// (per job attempt) that bootstraps Gloo and NCCL. Reports and checkpoint transfer come with the training loop's
+// wiring (they answer UNIMPLEMENTED).
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "coordinator/store/coordinator_store.h"
+#include "ftd/v1/job.pb.h"
 #include "ftd/v1/worker_service.grpc.pb.h"
 
 namespace ftd {
@@ -27,12 +30,21 @@ struct WorkerServiceOptions {
   absl::Duration lease_duration = absl::Seconds(30);
   // What RegisterWorker reports and whose major version a worker must share. Empty: this build's version.
   std::string coordinator_version;
-  // How often a blocked RendezvousWait checks whether its client went away (the synchronous gRPC API has no
-  // cancellation callback). A set of any key and Shutdown() wake it at once.
+  // How often a blocked RendezvousWait or an idle WatchAssignments stream checks whether its client went away (the
+  // synchronous gRPC API has no cancellation callback). A set of any key, a queued command and Shutdown() wake
+  // them at once.
   absl::Duration wait_cancel_check_interval = absl::Milliseconds(100);
 };
 
-// Implements RegisterWorker, Heartbeat, RendezvousSet, RendezvousGet and RendezvousWait; WatchAssignments,
+// Every job not in a terminal state, in creation order (the store's ListJobs, all pages).
+absl::StatusOr<std::vector<v1::Job>> ListUnfinishedJobs(CoordinatorStore& store);
+
+// The RunRank that starts `placement`'s rank of `job`'s current attempt: attempt = restart_count, world_size = the
+// placement's size, the resolved spec, Gloo for a CPU job and NCCL for a CUDA one, device_index N of "cuda:N" (0 for
+// "cpu"), task TRAIN.
+v1::RunRank RunRankFor(const v1::Job& job, const v1::RankPlacement& placement);
+
+// Implements RegisterWorker, Heartbeat, WatchAssignments, RendezvousSet, RendezvousGet and RendezvousWait;
 // ReportMetrics, PutCheckpoint and GetCheckpoint answer UNIMPLEMENTED naming the work that brings them.
 //
 // Workers: a registration is checked (a GPU worker must be built with CUDA: INVALID_ARGUMENT; its version's major
@@ -43,6 +55,13 @@ struct WorkerServiceOptions {
 // it must register again and gets a new name). ExpireLeases, which the daemon calls periodically, finds the
 // workers whose lease ran out, deletes their stored registration and returns them (the scheduler will give up
 // their ranks).
+//
+// Assignments: each live worker has a mailbox of commands (QueueCommand, called by the SchedulingLoop after it
+// stored the placement). A WatchAssignments stream first replays a RunRank for every rank the store says the worker
+// holds (unfinished jobs whose placement names it), then sends what is queued, sequence 1, 2, ... per stream. A new
+// stream of the same worker empties the mailbox before it reads the store (so a command queued after a placement's
+// write is either replayed or queued, never lost; at worst sent twice, which RunRank allows) and ends the older
+// stream with ABORTED. A lost lease drops the mailbox and ends the stream with NOT_FOUND (register again).
 //
 // Rendezvous: keys live in the store under the scope "<job>/<attempt>" (e.g. "jobs/ft-000001/0"), write-once.
 // Whether the attempt is still current (ABORTED otherwise) is the scheduler's to answer, when it comes.
@@ -86,7 +105,15 @@ class CoordinatorWorkerService final : public v1::WorkerService::Service {
   // Workers holding a lease right now (expired ones not yet swept count until ExpireLeases).
   int live_workers() const;
 
-  // Wakes every blocked RendezvousWait with UNAVAILABLE, now and for every later one.
+  // The ids of the workers whose lease is still valid at `now` (unlike live_workers, an expired lease not yet swept
+  // does not count), in id order.
+  std::vector<std::string> LiveWorkers(absl::Time now) const;
+
+  // Queues `command` for the worker "workers/{worker}" and wakes its stream; the stream sets the sequence. Dropped
+  // (false) for a worker without a lease.
+  bool QueueCommand(absl::string_view worker, v1::WorkerCommand command);
+
+  // Wakes every blocked RendezvousWait and WatchAssignments stream with UNAVAILABLE, now and for every later one.
   void Shutdown();
 
  private:
@@ -100,6 +127,9 @@ class CoordinatorWorkerService final : public v1::WorkerService::Service {
   absl::StatusOr<v1::RendezvousGetResponse> Get(const v1::RendezvousGetRequest& request);
   absl::StatusOr<v1::RendezvousWaitResponse> Wait(grpc::ServerContext& context,
                                                   const v1::RendezvousWaitRequest& request);
+  absl::Status Watch(grpc::ServerContext& context, const v1::WatchAssignmentsRequest& request,
+                     grpc::ServerWriter<v1::WorkerCommand>& writer);
+  bool HasLease(const std::string& id) const;
 
   CoordinatorStore& store_;
   const std::function<absl::Time()> clock_;
@@ -116,6 +146,16 @@ class CoordinatorWorkerService final : public v1::WorkerService::Service {
   absl::CondVar rendezvous_cv_;
   int64_t rendezvous_generation_ ABSL_GUARDED_BY(rendezvous_mu_) = 0;
   bool shut_down_ ABSL_GUARDED_BY(rendezvous_mu_) = false;
+
+  // Per-worker command queues. `stream` counts the worker's streams: only the newest one takes commands.
+  struct Mailbox {
+    std::deque<v1::WorkerCommand> pending;
+    int64_t stream = 0;
+  };
+  absl::Mutex assign_mu_;
+  absl::CondVar assign_cv_;
+  std::map<std::string, Mailbox> mailboxes_ ABSL_GUARDED_BY(assign_mu_);  // Worker id -> its commands.
+  bool assign_shut_down_ ABSL_GUARDED_BY(assign_mu_) = false;
 };
 
 }  // namespace ftd
