@@ -24,6 +24,7 @@
 #include "tests/proto/in_memory_job_service.h"
 #include "tests/proto/local_server.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/fake_clock.h"
 
 namespace ftd {
 
@@ -34,18 +35,6 @@ datasets:
 max_steps: 100
 )";
 
-// Time stands still, so the times the service stamps (creation, events) print exactly.
-class FakeClock {
- public:
-  absl::Time Now() {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::Time now_ = absl::FromUnixSeconds(1735787045);  // 2025-01-02T03:04:05Z
-};
 
 // A port with a bound socket that never listens: connections to it are refused, and no other process can take it
 // while the socket is open.

@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "tests/proto/local_server.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/fake_clock.h"
 
 namespace ftd {
 namespace {
@@ -33,22 +34,6 @@ using ::testing::HasSubstr;
 // A Llama config.json the default memory estimate can read (tests/fixtures/model_io).
 const std::string kTinyLlama = absl::StrCat(FTD_SOURCE_DIR, "/tests/fixtures/model_io/tiny_llama");
 
-// Time stands still unless a test moves it.
-class FakeClock {
- public:
-  absl::Time Now() {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    now_ += d;
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::Time now_ = absl::FromUnixSeconds(1735787045);
-};
 
 v1::RegisterWorkerRequest CpuRegistration(const std::string& host) {
   v1::RegisterWorkerRequest request;

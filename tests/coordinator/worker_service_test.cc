@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "tests/proto/local_server.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/fake_clock.h"
 
 namespace ftd {
 namespace {
@@ -28,22 +29,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-// Time stands still unless a test moves it.
-class FakeClock {
- public:
-  absl::Time Now() {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    now_ += d;
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::Time now_ = absl::FromUnixSeconds(1735787045);
-};
 
 v1::RegisterWorkerRequest GpuRegistration() {
   v1::RegisterWorkerRequest request;

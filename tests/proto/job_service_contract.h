@@ -22,6 +22,7 @@
 #include "grpcpp/impl/service_type.h"
 #include "gtest/gtest.h"
 #include "tests/proto/local_server.h"
+#include "tests/testing/fake_clock.h"
 
 namespace ftd {
 
@@ -52,22 +53,6 @@ inline std::string ContractTargetName(const ::testing::TestParamInfo<ContractTar
   return info.param.name;
 }
 
-// Time stands still unless a test moves it, so timestamps can be asserted exactly.
-class FakeClock {
- public:
-  absl::Time Now() {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    now_ += d;
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::Time now_ = absl::FromUnixMillis(1735787045678);  // 2025-01-02T03:04:05.678Z
-};
 
 // The client side of the round trips: a stub on the served target, with a deadline on every call.
 class JobServiceContractTest : public ::testing::TestWithParam<ContractTarget> {
@@ -101,7 +86,7 @@ class JobServiceContractTest : public ::testing::TestWithParam<ContractTarget> {
   // Reads a whole WatchJob stream; returns its final status.
   grpc::Status WatchAll(const std::string& name, int64_t after_sequence, std::vector<v1::JobEvent>* events);
 
-  FakeClock clock_;
+  FakeClock clock_{absl::FromUnixMillis(1735787045678)};
   std::unique_ptr<ContractServer> target_;
   LocalServer server_;  // After target_: the server goes first.
   std::unique_ptr<v1::JobService::Stub> stub_;
