@@ -1,5 +1,5 @@
-// AddJobCommands for service builds: the flags of submit, list, get, cancel, watch, logs and checkpoints, the
-// connection settings (flags, FTD_SERVER / FTD_TOKEN / FTD_CONFIG, the config file) and the exit codes.
+// AddJobCommands for service builds: the flags of submit, list, get, cancel, watch, logs, checkpoints, export and
+// workers, the connection settings (flags, FTD_SERVER / FTD_TOKEN / FTD_CONFIG, the config file) and the exit codes.
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,10 +12,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/time/time.h"
 #include "cli/client_config.h"
+#include "cli/export_command.h"
 #include "cli/ftctl_cli.h"
 #include "cli/job_cli.h"
 #include "cli/job_client.h"
 #include "cli/job_commands.h"
+#include "cli/worker_commands.h"
 
 namespace ftd {
 namespace {
@@ -24,6 +26,7 @@ namespace {
 struct JobFlags {
   std::string server;
   std::string token;
+  std::string tls_ca;
   double timeout_seconds = 30;
   std::string output = "table";
   std::string job;
@@ -35,6 +38,8 @@ struct JobFlags {
   int32_t rank = 0;
   std::string min_level;
   bool follow = false;
+  std::string export_kind;
+  ExportOptions export_options;
 };
 
 // --server, --token, --timeout and -o on every job subcommand, so they may follow it: `ftctl list -o json`.
@@ -44,6 +49,7 @@ void AddCommonFlags(CLI::App& command, JobFlags& flags) {
                      "ftd server host:port (else $FTD_SERVER, the config file's server, 127.0.0.1:7070)");
   command.add_option("--token", flags.token,
                      "Bearer token (else $FTD_TOKEN, the config file's token); visible to `ps`, prefer $FTD_TOKEN");
+  command.add_option("--tls-ca", flags.tls_ca, "PEM CA of the server's certificate: use TLS (else $FTD_TLS_CA)");
   command.add_option("--timeout", flags.timeout_seconds, "Deadline of each call in seconds (default 30)")
       ->check(CLI::Range(0.001, 86400.0));
   command.add_option("-o,--output", flags.output, "table or json")->check(CLI::IsMember({"table", "json"}));
@@ -102,11 +108,32 @@ JobCommandRunner AddJobCommands(CLI::App& app) {
   CLI::App* checkpoints = app.add_subcommand("checkpoints", "List a job's checkpoints, oldest first");
   checkpoints->add_option("job", f.job, "Job: jobs/ft-000001 or ft-000001")->required();
 
-  for (CLI::App* command : {submit, list, get, cancel, watch, logs, checkpoints}) AddCommonFlags(*command, f);
+  CLI::App* export_command = app.add_subcommand(
+      "export", "Download a job's adapter, merged model or checkpoint into a directory, checking every file's sha256");
+  export_command->add_option("job", f.job, "Job: jobs/ft-000001 or ft-000001")->required();
+  export_command->add_option("--kind", f.export_kind,
+                             "adapter, merged or checkpoint (default: checkpoint with --checkpoint NAME, else adapter)")
+      ->check(CLI::IsMember({"adapter", "merged", "checkpoint"}, CLI::ignore_case));
+  export_command->add_option("--checkpoint", f.export_options.checkpoint,
+                             "A checkpoint of the job (e.g. step-00000020, final); default: the job's final result, "
+                             "or for --kind checkpoint its best (else newest) checkpoint");
+  export_command->add_option("-d,--dir", f.export_options.dir,
+                             "Output directory; must not exist or be empty (written to DIR.partial, then renamed)")
+      ->required();
 
-  return [flags, submit, list, get, cancel, watch, logs, rank, checkpoints]() -> std::optional<int> {
+  CLI::App* workers = app.add_subcommand("workers", "List the workers holding a lease and the ranks placed on them");
+
+  for (CLI::App* command : {submit, list, get, cancel, watch, logs, checkpoints, export_command, workers}) {
+    AddCommonFlags(*command, f);
+  }
+
+  return [flags, submit, list, get, cancel, watch, logs, rank, checkpoints, export_command,
+          workers]() -> std::optional<int> {
     JobFlags& f = *flags;
-    if (!*submit && !*list && !*get && !*cancel && !*watch && !*logs && !*checkpoints) return std::nullopt;
+    if (!*submit && !*list && !*get && !*cancel && !*watch && !*logs && !*checkpoints && !*export_command &&
+        !*workers) {
+      return std::nullopt;
+    }
 
     ConnectionFlags connection;
     connection.server = NonEmpty(f.server);
@@ -114,6 +141,7 @@ JobCommandRunner AddJobCommands(CLI::App& app) {
     connection.timeout = absl::Seconds(f.timeout_seconds);
     absl::StatusOr<ConnectionOptions> options = ResolveConnection(connection, GetEnv);
     if (!options.ok()) return ReportFailure(options.status().message());
+    options->tls_ca = f.tls_ca.empty() ? GetEnv("FTD_TLS_CA").value_or("") : f.tls_ca;
     absl::StatusOr<std::unique_ptr<JobClient>> created = JobClient::Create(*std::move(options));
     if (!created.ok()) return ReportFailure(created.status().message());
     JobClient& client = **created;
@@ -150,6 +178,16 @@ JobCommandRunner AddJobCommands(CLI::App& app) {
       status = JobLogs(client, options, format, std::cout);
     } else if (*checkpoints) {
       status = JobCheckpoints(client, f.job, format, std::cout);
+    } else if (*export_command) {
+      f.export_options.job = f.job;
+      if (!f.export_kind.empty()) {
+        absl::StatusOr<v1::ArtifactKind> kind = ParseArtifactKind(f.export_kind);  // Checked by CLI11 too.
+        if (!kind.ok()) return ReportFailure(kind.status().message());
+        f.export_options.kind = *kind;
+      }
+      status = JobExport(client, f.export_options, format, std::cout);
+    } else if (*workers) {
+      status = WorkersList(client, format, absl::Now(), std::cout);
     }
     return status.ok() ? 0 : ReportFailure(status.message());
   };

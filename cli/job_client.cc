@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/service_channel/client_channel.h"
 #include "absl/strings/string_view.h"
 #include "ftd/v1/job_service.grpc.pb.h"
 #include "grpcpp/client_context.h"
@@ -70,7 +71,6 @@ struct JobClient::Stub {
 
   // Every call carries the token; unary calls also carry the deadline.
   void Prepare(grpc::ClientContext& context, const ConnectionOptions& options, bool unary) const {
-    if (!options.token.empty()) context.AddMetadata("authorization", absl::StrCat("Bearer ", options.token));
     if (unary) context.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
   }
 
@@ -98,8 +98,14 @@ absl::StatusOr<std::unique_ptr<JobClient>> JobClient::Create(ConnectionOptions o
     // gRPC rejects other bytes in a text header; say so here rather than as an opaque call failure.
     if (c < 0x20 || c > 0x7e) return absl::InvalidArgumentError("token: must be printable ASCII");
   }
+  ClientChannelOptions channel_options;  // The channel sends the token with every call.
+  channel_options.address = options.server;
+  channel_options.token = options.token;
+  channel_options.ca_cert_path = options.tls_ca;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenClientChannel(channel_options);
+  if (!channel.ok()) return channel.status();
   auto stub = std::make_unique<Stub>();
-  stub->stub = v1::JobService::NewStub(grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials()));
+  stub->stub = v1::JobService::NewStub(*std::move(channel));
   return std::unique_ptr<JobClient>(new JobClient(std::move(options), std::move(stub)));
 }
 
@@ -132,27 +138,53 @@ absl::StatusOr<v1::ListCheckpointsResponse> JobClient::ListCheckpoints(const v1:
   return stub_->Call(options_, "ListCheckpoints", &v1::JobService::Stub::ListCheckpoints, request);
 }
 
+absl::StatusOr<v1::ListWorkersResponse> JobClient::ListWorkers(const v1::ListWorkersRequest& request) {
+  return stub_->Call(options_, "ListWorkers", &v1::JobService::Stub::ListWorkers, request);
+}
+
+namespace {
+
+// Reads a server stream into `on_message` until it ends or the handler fails; the shape of every streaming read.
+template <typename Response>
+absl::Status ReadStream(grpc::ClientContext& context, grpc::ClientReader<Response>& reader,
+                        absl::FunctionRef<absl::Status(const Response&)> on_message, const ConnectionOptions& options,
+                        absl::string_view rpc) {
+  Response message;
+  absl::Status handled = absl::OkStatus();
+  while (reader.Read(&message)) {
+    handled = on_message(message);
+    if (!handled.ok()) {
+      // Finish would wait for the server to end a stream that may never end: cancel it, then drain what is
+      // in flight, as Finish requires.
+      context.TryCancel();
+      while (reader.Read(&message)) {
+      }
+      break;
+    }
+  }
+  const grpc::Status finished = reader.Finish();
+  if (!handled.ok()) return handled;
+  return FromGrpc(finished, options, rpc);
+}
+
+}  // namespace
+
 absl::Status JobClient::WatchJob(const v1::WatchJobRequest& request,
                                  absl::FunctionRef<absl::Status(const v1::JobEvent&)> on_event) {
   grpc::ClientContext context;
   stub_->Prepare(context, options_, /*unary=*/false);
   std::unique_ptr<grpc::ClientReader<v1::JobEvent>> reader = stub_->stub->WatchJob(&context, request);
-  v1::JobEvent event;
-  absl::Status handled = absl::OkStatus();
-  while (reader->Read(&event)) {
-    handled = on_event(event);
-    if (!handled.ok()) {
-      // Finish would wait for the server to end a stream that may never end: cancel it, then drain what is
-      // in flight, as Finish requires.
-      context.TryCancel();
-      while (reader->Read(&event)) {
-      }
-      break;
-    }
-  }
-  const grpc::Status finished = reader->Finish();
-  if (!handled.ok()) return handled;
-  return FromGrpc(finished, options_, "WatchJob");
+  return ReadStream(context, *reader, on_event, options_, "WatchJob");
+}
+
+absl::Status JobClient::DownloadArtifact(
+    const v1::DownloadArtifactRequest& request,
+    absl::FunctionRef<absl::Status(const v1::DownloadArtifactResponse&)> on_message) {
+  grpc::ClientContext context;
+  stub_->Prepare(context, options_, /*unary=*/false);
+  std::unique_ptr<grpc::ClientReader<v1::DownloadArtifactResponse>> reader =
+      stub_->stub->DownloadArtifact(&context, request);
+  return ReadStream(context, *reader, on_message, options_, "DownloadArtifact");
 }
 
 }  // namespace ftd

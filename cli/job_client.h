@@ -19,6 +19,8 @@ struct ConnectionOptions {
   std::string server;
   // Bearer token sent as `authorization: Bearer <token>` on every call; empty sends no authorization header.
   std::string token;
+  // PEM CA bundle of the server's certificate: non-empty connects with TLS.
+  std::string tls_ca;
   // Deadline of each unary call. Streams (WatchJob) have none: they last as long as the job.
   absl::Duration timeout = absl::Seconds(30);
 };
@@ -46,11 +48,18 @@ class JobClient {
   absl::StatusOr<v1::Job> CancelJob(const v1::CancelJobRequest& request);
   absl::StatusOr<v1::GetJobLogsResponse> GetJobLogs(const v1::GetJobLogsRequest& request);
   absl::StatusOr<v1::ListCheckpointsResponse> ListCheckpoints(const v1::ListCheckpointsRequest& request);
+  absl::StatusOr<v1::ListWorkersResponse> ListWorkers(const v1::ListWorkersRequest& request);
 
   // Reads the WatchJob stream, handing each event to `on_event`, until the server ends it (OK after the event
   // that made the job terminal) or `on_event` returns an error, which cancels the stream and is returned.
   absl::Status WatchJob(const v1::WatchJobRequest& request,
                         absl::FunctionRef<absl::Status(const v1::JobEvent&)> on_event);
+
+  // Reads the DownloadArtifact stream (the manifest, then chunks), handing each message to `on_message`, until the
+  // server ends it or `on_message` returns an error, which cancels the stream and is returned. No deadline: a
+  // large model takes as long as it takes.
+  absl::Status DownloadArtifact(const v1::DownloadArtifactRequest& request,
+                                absl::FunctionRef<absl::Status(const v1::DownloadArtifactResponse&)> on_message);
 
  private:
   struct Stub;

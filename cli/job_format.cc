@@ -17,24 +17,6 @@ namespace {
 
 using Row = std::vector<std::string>;
 
-// Left-aligned columns two spaces apart; the last column is not padded, so lines carry no trailing blanks.
-std::string RenderTable(const std::vector<Row>& rows) {
-  std::vector<size_t> widths;
-  for (const Row& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  for (const Row& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) {
-      out += row[i];
-      if (i + 1 < row.size()) out.append(widths[i] - row[i].size() + 2, ' ');
-    }
-    out += '\n';
-  }
-  return out;
-}
-
 // The value's name without the prefix its enum's zero value has ("JOB_STATE_" from JOB_STATE_UNSPECIFIED);
 // the number for a value this build does not know (proto3 enums are open).
 std::string EnumShortName(const google::protobuf::EnumDescriptor* descriptor, int number) {
@@ -114,6 +96,23 @@ std::string FormatError(const v1::JobError& error) {
 }
 
 }  // namespace
+
+std::string RenderTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const std::vector<std::string>& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const std::vector<std::string>& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      out += row[i];
+      if (i + 1 < row.size()) out.append(widths[i] - row[i].size() + 2, ' ');
+    }
+    out += '\n';
+  }
+  return out;
+}
 
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message, JsonLayout layout) {
   google::protobuf::util::JsonPrintOptions options;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -33,6 +34,10 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& time);
 std::string FormatEta(absl::Duration eta);
 
 // Columns JOB, NAME, STATE, METHOD, STEP, BASE MODEL, CREATED; one row per job, a header even when empty.
+// Left-aligned columns two spaces apart; the last column is not padded, so lines carry no trailing blanks. Every
+// ftctl table is drawn with it.
+std::string RenderTable(const std::vector<std::vector<std::string>>& rows);
+
 std::string FormatJobTable(const google::protobuf::RepeatedPtrField<v1::Job>& jobs);
 
 // `ftctl get`: one "key: value" line per field a user asks about (state, progress, times, error, placement).

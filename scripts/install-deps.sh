@@ -12,7 +12,7 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev
   # service parts: gRPC API, state store, CPU collectives, HTTP endpoints
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  librocksdb-dev libgloo-dev libcpp-httplib-dev
+  librocksdb-dev libgloo-dev libcpp-httplib-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev

@@ -16,6 +16,7 @@
 #include "worker/checkpoint_store_spec.h"
 #include "worker/collective/cpu_collective.h"
 #include "worker/collective/rendezvous_store.h"
+#include "worker/rendezvous_store_spec.h"
 #include "worker/train/train_config.h"
 #include "worker/train/trainer.h"
 
@@ -42,9 +43,7 @@ absl::Status WriteResult(const std::string& output_dir, const TrainSummary& summ
   return WriteFileAtomically(JoinPath(output_dir, "result.json"), {AsBytes(result.dump(2) + "\n")});
 }
 
-}  // namespace
-
-absl::Status RunTrainCommand(const TrainCommandOptions& options, std::ostream& out) {
+absl::Status TrainFromOptions(const TrainCommandOptions& options, std::ostream& out) {
   ASSIGN_OR_RETURN(std::string yaml, ReadFileToString(options.config_path));
   std::vector<std::string> ignored;
   ASSIGN_OR_RETURN_CONTEXT(TrainConfig config, ParseTrainConfigYaml(yaml, &ignored), options.config_path);
@@ -90,7 +89,7 @@ absl::Status RunTrainCommand(const TrainCommandOptions& options, std::ostream& o
   }
   std::unique_ptr<Collective> collective;
   if (world_size > 1) {
-    ASSIGN_OR_RETURN(std::unique_ptr<RendezvousStore> store, OpenRendezvousStore(options.rendezvous));
+    ASSIGN_OR_RETURN(std::unique_ptr<RendezvousStore> store, OpenRendezvousStoreSpec(options.rendezvous));
     CpuCollectiveOptions connect;
     connect.rank = options.rank;
     connect.world_size = world_size;
@@ -113,6 +112,9 @@ absl::Status RunTrainCommand(const TrainCommandOptions& options, std::ostream& o
     log << line.dump() << "\n" << std::flush;
     if (options.json) out << line.dump() << "\n" << std::flush;
   };
+  run.on_checkpoint = [&](const std::string& name, int64_t step, bool best) {
+    if (options.json) out << json{{"checkpoint", name}, {"step", step}, {"best", best}}.dump() << "\n" << std::flush;
+  };
   run.on_note = [&](const std::string& text) {
     if (!options.json || text.rfind("step ", 0) != 0) out << text << "\n" << std::flush;
   };
@@ -121,6 +123,22 @@ absl::Status RunTrainCommand(const TrainCommandOptions& options, std::ostream& o
   out << (summary.early_stopped ? "EARLY_STOPPED after " : "trained ") << summary.steps << " steps on "
       << summary.examples << " examples; final loss " << summary.final_loss << "\n";
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunTrainCommand(const TrainCommandOptions& options, std::ostream& out) {
+  const absl::Status status = TrainFromOptions(options, out);
+  if (!status.ok() && !options.error_path.empty()) {
+    const json error = {{"code", static_cast<int>(status.code())},
+                        {"code_name", absl::StatusCodeToString(status.code())},
+                        {"message", std::string(status.message())}};
+    if (absl::Status written = WriteFileAtomically(options.error_path, {AsBytes(error.dump() + "\n")});
+        !written.ok()) {
+      out << "note: cannot write the error file " << options.error_path << ": " << written.message() << "\n";
+    }
+  }
+  return status;
 }
 
 }  // namespace ftd

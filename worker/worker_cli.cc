@@ -1,6 +1,7 @@
 // ftd-worker subcommands: `devices` (the GPU inventory a worker reports when it registers), `train` (one rank of a
 // fine-tuning job from a job-spec YAML; several local processes with --rank/--world-size/--rendezvous),
-// `generate` (text from a prompt, KV cache) and `score` (lm-eval loglikelihood requests). `serve` and `eval` arrive with the coordinator and benchmark issues.
+// `generate` (text from a prompt, KV cache), `score` (lm-eval loglikelihood requests) and `serve` (join a
+// coordinator and run the ranks it assigns; full build). `eval` arrives with the benchmark issue.
 #include "worker/worker_cli.h"
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "kernels/device_query.h"
 #include "worker/generate_command.h"
 #include "worker/score_command.h"
+#include "worker/serve_subcommand.h"
 #include "worker/train_command.h"
 #include "nlohmann/json.hpp"
 
@@ -110,15 +112,21 @@ int RunWorkerCli(int argc, char** argv) {
   train->add_option("--world-size", train_options.world_size,
                     "Ranks of the job (default: the job spec's world_size); every rank runs this command");
   train->add_option("--rendezvous", train_options.rendezvous,
-                    "Where the ranks meet: file:DIR, a directory every rank can reach, empty at each launch");
+                    "Where the ranks meet: file:DIR (a directory every rank can reach, empty at each launch) or "
+                    "coordinator:HOST:PORT/jobs/{job}/{attempt}");
   train->add_option("--checkpoints", train_options.checkpoints,
                     "Checkpoint store, file:DIR or rocksdb:DIR (default: OUTPUT/checkpoints); a run resumes from "
                     "its latest intact checkpoint");
   train->add_option("--collective-timeout", train_options.collective_timeout_s,
                     "Seconds any collective call may wait for the other ranks (default 300)");
+  train->add_option("--error-file", train_options.error_path,
+                    "On failure also write {\"code\", \"code_name\", \"message\"} JSON here");
+
+  const ServeSubcommand serve = AddServeSubcommand(app);
 
   CLI11_PARSE(app, argc, argv);
   if (*devices) return RunDevices(json, probe);
+  if (*serve.command) return serve.run();
   if (*score) {
     absl::Status status = RunScore(score_options, std::cout);
     if (!status.ok()) {

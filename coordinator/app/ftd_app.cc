@@ -28,7 +28,12 @@
 #include "coordinator/app/coordinator_metrics.h"
 #include "coordinator/service/job_events.h"
 #include "coordinator/service/job_service.h"
+#include "coordinator/service/auth.h"
+#include "coordinator/service/job_metrics.h"
+#include "coordinator/service/job_runtime.h"
+#include "coordinator/service/path_roots.h"
 #include "coordinator/service/scheduling_loop.h"
+#include "coordinator/service/worker_listing.h"
 #include "coordinator/service/worker_service.h"
 #include "coordinator/store/coordinator_store.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -76,12 +81,16 @@ std::string JoinHostPort(const std::string& host, int port) {
 struct FtdApplication::Parts {
   FtdOptions options;
   std::function<absl::Time()> clock;
+  std::shared_ptr<const TokenTable> tokens;
+  std::shared_ptr<grpc::ServerCredentials> credentials;
   std::unique_ptr<CoordinatorStore> store;
   std::unique_ptr<JobEvents> events;
   std::unique_ptr<CoordinatorJobService> job_service;
   std::unique_ptr<CoordinatorWorkerService> worker_service;
+  std::unique_ptr<TextMetricsRegistry> registry;  // Before every probe that holds its families.
+  std::unique_ptr<JobMetrics> job_metrics;
+  std::unique_ptr<JobRuntime> runtime;
   std::unique_ptr<SchedulingLoop> scheduler;
-  std::unique_ptr<TextMetricsRegistry> registry;
   std::unique_ptr<CoordinatorMetrics> metrics;
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<grpc::Server> grpc;
@@ -111,14 +120,45 @@ absl::StatusOr<std::unique_ptr<FtdApplication>> FtdApplication::Create(FtdOption
   parts->clock = std::move(clock);
   ASSIGN_OR_RETURN(parts->store, CoordinatorStore::Open(absl::StrCat(options.data_dir, "/store")));
   parts->events = std::make_unique<JobEvents>();
-  ASSIGN_OR_RETURN(parts->job_service, CoordinatorJobService::Create(*parts->store, *parts->events, parts->clock));
+  ASSIGN_OR_RETURN(PathRoots roots, PathRoots::Create(options.allowed_roots));
+  if (!options.token_file.empty()) {
+    ASSIGN_OR_RETURN(TokenTable table, LoadTokenFile(options.token_file));
+    for (const std::string& warning : table.warnings) FTD_LOG(WARNING) << "ftd: " << warning;
+    parts->tokens = std::make_shared<const TokenTable>(std::move(table));
+  }
+  ServerTlsOptions tls;
+  tls.cert_path = options.tls_cert;
+  tls.key_path = options.tls_key;
+  tls.client_ca_path = options.tls_client_ca;
+  ASSIGN_OR_RETURN(parts->credentials, MakeServerCredentials(tls, parts->tokens));  // Bad files fail here.
+  parts->registry = std::make_unique<TextMetricsRegistry>();
+  ASSIGN_OR_RETURN(parts->job_metrics, JobMetrics::Create(*parts->registry));
+  JobServiceOptions job_options;
+  job_options.path_roots = std::move(roots);
+  job_options.tokens = parts->tokens;
+  job_options.metrics = parts->job_metrics.get();
+  job_options.on_cancelled = [raw = parts.get()](const v1::Job& before) {
+    raw->runtime->AbortRanks(before, "the job was cancelled");
+  };
+  Parts* raw = parts.get();  // The worker service and runtime are made below; the lambdas run only once serving.
+  job_options.list_workers = [raw] { return ListWorkerInfos(*raw->store, raw->worker_service->LeaseExpiries()); };
+  job_options.scratch_dir = absl::StrCat(options.data_dir, "/scratch");
+  ASSIGN_OR_RETURN(parts->job_service,
+                   CoordinatorJobService::Create(*parts->store, *parts->events, parts->clock, job_options));
   WorkerServiceOptions worker_options;
   worker_options.lease_duration = options.lease_duration;
   ASSIGN_OR_RETURN(parts->worker_service,
                    CoordinatorWorkerService::Create(*parts->store, parts->clock, worker_options));
+  JobRuntimeOptions runtime_options;
+  runtime_options.restart.initial_backoff = options.restart_backoff;
+  runtime_options.metrics = parts->job_metrics.get();
+  parts->runtime = std::make_unique<JobRuntime>(*parts->store, *parts->events, *parts->worker_service, parts->clock,
+                                                runtime_options);
+  parts->worker_service->AttachRuntime(parts->runtime.get());
+  SchedulingLoopOptions scheduling_options;
+  scheduling_options.metrics = parts->job_metrics.get();
   parts->scheduler = std::make_unique<SchedulingLoop>(*parts->store, *parts->events, *parts->worker_service,
-                                                     parts->clock);
-  parts->registry = std::make_unique<TextMetricsRegistry>();
+                                                     parts->clock, scheduling_options);
   CoordinatorWorkerService* workers = parts->worker_service.get();
   ASSIGN_OR_RETURN(parts->metrics, CoordinatorMetrics::Create(*parts->registry, *parts->registry, *parts->store,
                                                              [workers] { return workers->live_workers(); }));
@@ -140,7 +180,9 @@ absl::Status FtdApplication::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(p.options.listen, grpc::InsecureServerCredentials(), &p.grpc_port);
+  builder.AddListeningPort(p.options.listen, p.credentials, &p.grpc_port);
+  // Larger requests fail with RESOURCE_EXHAUSTED before any handler runs.
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   builder.RegisterService(p.job_service.get());
   builder.RegisterService(p.worker_service.get());
   p.grpc = builder.BuildAndStart();
@@ -182,6 +224,10 @@ absl::Status FtdApplication::Run() {
       const std::vector<std::string> expired = p.worker_service->ExpireLeases(p.clock());
       p.metrics->LeasesExpired(static_cast<int>(expired.size()));
       for (const std::string& id : expired) FTD_LOG(WARNING) << "ftd: worker workers/" << id << " lost its lease";
+      p.runtime->WorkersLost(expired);
+    }
+    if (absl::StatusOr<int> released = p.runtime->ReleaseRestarts(); !released.ok()) {
+      FTD_LOG(WARNING) << "ftd: releasing restarts: " << released.status();
     }
     if (absl::StatusOr<int> placed = p.scheduler->RunCycle(); !placed.ok()) {
       FTD_LOG(WARNING) << "ftd: scheduling cycle: " << placed.status();
@@ -210,6 +256,7 @@ int RunFtd(int argc, char** argv) {
   CLI::App app{"ftd: the ftd fine-tuning service's coordinator daemon"};
   FtdOptions options;
   double lease_seconds = absl::ToDoubleSeconds(options.lease_duration);
+  double restart_backoff_seconds = absl::ToDoubleSeconds(options.restart_backoff);
   app.add_option("--data-dir", options.data_dir, "Directory of the coordinator's state (created when absent)")
       ->required();
   app.add_option("--listen", options.listen, "gRPC address host:port (port 0: any free port)")
@@ -220,12 +267,24 @@ int RunFtd(int argc, char** argv) {
   app.add_option("--lease-seconds", lease_seconds, "Worker lease after each registration or heartbeat")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--allowed-root", options.allowed_roots,
+                 "Directory job specs' model and data files must be in (repeatable; default: anywhere)");
+  app.add_option("--token-file", options.token_file,
+                 "Bearer tokens, `TOKEN USER [admin|worker]` per line (default: no authentication)");
+  app.add_option("--tls-cert", options.tls_cert, "PEM certificate chain of the server (default: plain text)");
+  app.add_option("--tls-key", options.tls_key, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", options.tls_client_ca, "PEM CA that workers' client certificates must chain to");
+  app.add_option("--restart-backoff-seconds", restart_backoff_seconds,
+                 "Wait before re-placing a job that lost a rank; doubles per restart, at most 5 min")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   options.lease_duration = absl::Seconds(lease_seconds);
+  options.restart_backoff = absl::Seconds(restart_backoff_seconds);
 
   // Blocked before any thread starts, so every server thread inherits the mask and only Run's sigtimedwait
   // receives them.

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -24,6 +25,16 @@ struct FtdOptions {
   absl::Duration lease_duration = absl::Seconds(30);
   // How often Run sweeps expired leases (and checks for a stop signal).
   absl::Duration lease_check_interval = absl::Seconds(1);
+  // A job that lost a rank is placed again after this long, doubling with each restart (capped at 5 min).
+  absl::Duration restart_backoff = absl::Seconds(5);
+  // Directories a job spec's files may be in (coordinator/service/path_roots.h); empty: anywhere.
+  std::vector<std::string> allowed_roots;
+  // Bearer tokens, one `TOKEN USER [admin|worker]` per line (coordinator/service/auth.h); empty: no authentication.
+  std::string token_file;
+  // PEM files for TLS: the server's certificate and key (empty: plain text) and the CA of workers' client certificates.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
   // How long gRPC shutdown waits for calls in flight before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(5);
 };
@@ -58,7 +69,8 @@ class FtdApplication {
   std::unique_ptr<Parts> parts_;
 };
 
-// The daemon's command line: --data-dir (required), --listen, --http-listen, --lease-seconds. Prints the bound
+// The daemon's command line: --data-dir (required), --listen, --http-listen, --lease-seconds, --restart-backoff-seconds, --allowed-root, --token-file, --tls-cert,
+// --tls-key, --tls-client-ca. Prints the bound
 // addresses as "ftd: serving gRPC on HOST:PORT" and "ftd: serving HTTP on HOST:PORT". Returns the exit code: 0
 // after a clean stop on SIGINT/SIGTERM, 1 on a startup or shutdown error, CLI11's code on a bad command line.
 int RunFtd(int argc, char** argv);

@@ -2,6 +2,8 @@
 // paged reads (ListJobs, GetJobLogs, ListCheckpoints) are in job_service_reads.cc.
 #include "coordinator/service/job_service.h"
 
+#include "coordinator/service/job_metrics.h"
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -73,38 +75,58 @@ absl::StatusOr<std::unique_ptr<CoordinatorJobService>> CoordinatorJobService::Cr
 
 // --- gRPC handlers: convert only ---
 
-grpc::Status CoordinatorJobService::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* request,
+grpc::Status CoordinatorJobService::SubmitJob(grpc::ServerContext* context, const v1::SubmitJobRequest* request,
                                               v1::Job* response) {
-  return Reply(Submit(*request), response);
+  absl::StatusOr<CallerIdentity> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  return Reply(Submit(*request, caller->user), response);
 }
 
-grpc::Status CoordinatorJobService::GetJob(grpc::ServerContext*, const v1::GetJobRequest* request,
+grpc::Status CoordinatorJobService::GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
                                            v1::Job* response) {
+  absl::StatusOr<CallerIdentity> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status visible = CheckOwner(*caller, request->name()); !visible.ok()) return ToGrpc(visible);
   return Reply(Get(*request), response);
 }
 
-grpc::Status CoordinatorJobService::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest* request,
+grpc::Status CoordinatorJobService::ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
                                              v1::ListJobsResponse* response) {
-  return Reply(List(*request), response);
+  absl::StatusOr<CallerIdentity> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  return Reply(List(*request, caller->admin ? "" : caller->user), response);
 }
 
-grpc::Status CoordinatorJobService::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* request,
+grpc::Status CoordinatorJobService::CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
                                               v1::Job* response) {
+  absl::StatusOr<CallerIdentity> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status visible = CheckOwner(*caller, request->name()); !visible.ok()) return ToGrpc(visible);
   return Reply(Cancel(*request), response);
 }
 
 grpc::Status CoordinatorJobService::WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
                                              grpc::ServerWriter<v1::JobEvent>* writer) {
+  absl::StatusOr<CallerIdentity> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status visible = CheckOwner(*caller, request->name()); !visible.ok()) return ToGrpc(visible);
   return ToGrpc(Watch(*context, *request, *writer));
 }
 
-grpc::Status CoordinatorJobService::GetJobLogs(grpc::ServerContext*, const v1::GetJobLogsRequest* request,
+grpc::Status CoordinatorJobService::GetJobLogs(grpc::ServerContext* context, const v1::GetJobLogsRequest* request,
                                                v1::GetJobLogsResponse* response) {
+  absl::StatusOr<CallerIdentity> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status visible = CheckOwner(*caller, request->name()); !visible.ok()) return ToGrpc(visible);
   return Reply(Logs(*request), response);
 }
 
-grpc::Status CoordinatorJobService::ListCheckpoints(grpc::ServerContext*, const v1::ListCheckpointsRequest* request,
+grpc::Status CoordinatorJobService::ListCheckpoints(grpc::ServerContext* context,
+                                                    const v1::ListCheckpointsRequest* request,
                                                     v1::ListCheckpointsResponse* response) {
+  absl::StatusOr<CallerIdentity> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (absl::Status visible = CheckOwner(*caller, request->parent()); !visible.ok()) return ToGrpc(visible);
   return Reply(Checkpoints(*request), response);
 }
 
@@ -112,11 +134,6 @@ grpc::Status CoordinatorJobService::GetTransferReport(grpc::ServerContext*, cons
                                                       v1::TransferReport*) {
   return ToGrpc(Unimplemented("GetTransferReport", "the benchmark suites and the transfer report (planned in "
                                                    "docs/ARCHITECTURE.md, after issue 6)"));
-}
-
-grpc::Status CoordinatorJobService::DownloadArtifact(grpc::ServerContext*, const v1::DownloadArtifactRequest*,
-                                                     grpc::ServerWriter<v1::DownloadArtifactResponse>*) {
-  return ToGrpc(Unimplemented("DownloadArtifact", "artifact export, the rest of issue 6 (the ftd daemon)"));
 }
 
 grpc::Status CoordinatorJobService::RunEvaluation(grpc::ServerContext*, const v1::RunEvaluationRequest*,
@@ -133,7 +150,20 @@ grpc::Status CoordinatorJobService::GetEvaluation(grpc::ServerContext*, const v1
 
 // --- Writes ---
 
-absl::StatusOr<v1::Job> CoordinatorJobService::Submit(const v1::SubmitJobRequest& request) {
+absl::StatusOr<CallerIdentity> CoordinatorJobService::Caller(const grpc::ServerContext& context) const {
+  return IdentityOf(context, options_.tokens.get());
+}
+
+absl::Status CoordinatorJobService::CheckOwner(const CallerIdentity& caller, absl::string_view name) {
+  if (caller.admin) return absl::OkStatus();
+  absl::StatusOr<std::string> id = ParseJobName(name, "name");
+  if (!id.ok()) return absl::OkStatus();  // The logic names the malformed field.
+  absl::StatusOr<v1::Job> job = store_.GetJob(*id);
+  if (!job.ok() || job->user() == caller.user) return absl::OkStatus();
+  return JobNotFoundAs(absl::NotFoundError("another user's job"), name);
+}
+
+absl::StatusOr<v1::Job> CoordinatorJobService::Submit(const v1::SubmitJobRequest& request, const std::string& user) {
   // The same defaults and validation as ftctl's YAML loader.
   if (!request.has_spec()) return absl::InvalidArgumentError("spec: required");
   v1::JobSpec resolved = request.spec();
@@ -142,6 +172,8 @@ absl::StatusOr<v1::Job> CoordinatorJobService::Submit(const v1::SubmitJobRequest
     // The validator names fields from the spec's root; on the wire they sit under the request's `spec`.
     return absl::Status(valid.code(), absl::StrCat("spec.", valid.message()));
   }
+  // Before anything reads the spec's files (the placement check opens base_model's config.json).
+  RETURN_IF_ERROR(CheckJobSpecPaths(options_.path_roots, resolved));
   if (request.request_id().size() > kMaxRequestIdLength) {
     return absl::InvalidArgumentError(absl::StrCat("request_id: at most ", kMaxRequestIdLength, " characters"));
   }
@@ -162,6 +194,7 @@ absl::StatusOr<v1::Job> CoordinatorJobService::Submit(const v1::SubmitJobRequest
   *job.mutable_create_time() = ToProtoTime(now);
   *job.mutable_update_time() = job.create_time();
   job.set_request_id(request.request_id());
+  job.set_user(user);
   std::vector<v1::JobEvent> events;
   RecordStateChange(job, events, v1::JOB_STATE_QUEUED, "Submitted", placement.summary, now);
   *events.back().mutable_time() = job.create_time();
@@ -175,6 +208,7 @@ absl::StatusOr<v1::Job> CoordinatorJobService::Submit(const v1::SubmitJobRequest
     if (!created.ok()) return created.status();
     if (!request.request_id().empty()) request_ids_[request.request_id()] = id;
     events_.Publish(id, created->last_event_sequence());
+    if (options_.metrics != nullptr) options_.metrics->Submitted();
     return created;
   }
   return absl::InternalError(absl::StrCat("no free job id after ", kMaxIdAttempts, " attempts"));
@@ -200,18 +234,22 @@ absl::StatusOr<v1::Job> CoordinatorJobService::Get(const v1::GetJobRequest& requ
 absl::StatusOr<v1::Job> CoordinatorJobService::Cancel(const v1::CancelJobRequest& request) {
   ASSIGN_OR_RETURN(const std::string id, ParseJobName(request.name(), "name"));
   const absl::Time now = clock_();
-  // Ranks of a running job are aborted by the worker service when it sees the CANCELLED state (it watches the same
-  // hub); here the state and its event are written.
+  // The state and its event are written here; the daemon's on_cancelled aborts the ranks of the placement the job
+  // had (and a worker still running one is told again by the heartbeat check).
+  v1::Job before;
   absl::StatusOr<v1::Job> cancelled =
       UpdateJobAndPublish(store_, events_, id, now, [&](v1::Job& job, std::vector<v1::JobEvent>& events) {
         if (absl::Status legal = CheckTransition(job.state(), v1::JOB_STATE_CANCELLED); !legal.ok()) {
           return absl::FailedPreconditionError(absl::StrCat(job.name(), " is ", v1::JobState_Name(job.state()),
                                                             ", so it cannot be cancelled: ", legal.message()));
         }
+        before = job;
         RecordStateChange(job, events, v1::JOB_STATE_CANCELLED, "CancelledByUser", request.reason(), now);
         return absl::OkStatus();
       });
   if (!cancelled.ok()) return JobNotFoundAs(cancelled.status(), request.name());
+  if (options_.on_cancelled) options_.on_cancelled(before);
+  if (options_.metrics != nullptr) options_.metrics->Finished(v1::JOB_STATE_CANCELLED);
   return cancelled;
 }
 

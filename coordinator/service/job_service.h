@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -18,20 +19,42 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "coordinator/service/auth.h"
 #include "coordinator/service/job_events.h"
+#include "coordinator/service/path_roots.h"
 #include "coordinator/store/coordinator_store.h"
 #include "ftd/v1/job_service.grpc.pb.h"
 
 namespace ftd {
 
+class JobMetrics;
+
 struct JobServiceOptions {
   // How often a blocked WatchJob checks whether its client went away: the synchronous gRPC API has no
   // cancellation callback, so a waiting handler must look. New events and JobEvents::Shutdown wake it at once.
   absl::Duration watch_cancel_check_interval = absl::Milliseconds(100);
+  // The workers holding a lease, for ListWorkers (the daemon wires it to ListWorkerInfos over the worker service's
+  // leases, coordinator/service/worker_listing.h). Null: ListWorkers answers an empty list.
+  std::function<absl::StatusOr<std::vector<v1::WorkerInfo>>()> list_workers;
+  // Where DownloadArtifact builds merged models (a temp directory per download, removed after it). Empty: the
+  // system temp directory (std::filesystem::temp_directory_path()).
+  std::string scratch_dir;
+  // Where a job spec's files may be (path_roots.h); default: anywhere. Checked at submit, before the placement
+  // check reads base_model's config.json.
+  PathRoots path_roots;
+  // The bearer tokens the server checks (auth.h); null: authentication off, every caller an admin "anonymous".
+  // Callers who are not admins see and touch only their own jobs: another user's job is NOT_FOUND, as if absent.
+  std::shared_ptr<const TokenTable> tokens;
+  // Called with the job as it was just before CancelJob moved it to CANCELLED (its placement intact), so the
+  // daemon can abort its ranks at once. May be null.
+  std::function<void(const v1::Job& before)> on_cancelled;
+  // Counts accepted submissions and cancellations; may be null. Must outlive the service.
+  JobMetrics* metrics = nullptr;
 };
 
-// Implements SubmitJob, GetJob, ListJobs, CancelJob, WatchJob, GetJobLogs and ListCheckpoints; GetTransferReport,
-// DownloadArtifact, RunEvaluation and GetEvaluation answer UNIMPLEMENTED naming the work that brings them.
+// Implements SubmitJob, GetJob, ListJobs, CancelJob, WatchJob, GetJobLogs, ListCheckpoints, DownloadArtifact
+// (artifact_export.h) and ListWorkers; GetTransferReport, RunEvaluation and GetEvaluation answer UNIMPLEMENTED
+// naming the work that brings them.
 //
 // State: everything lives in the store, so a coordinator restarted on the same store serves the same jobs, ids and
 // request_ids. In memory only: the next job number and the request_id index, both rebuilt by Create from the store.
@@ -73,6 +96,8 @@ class CoordinatorJobService final : public v1::JobService::Service {
                              v1::Evaluation* response) override;
   grpc::Status GetEvaluation(grpc::ServerContext* context, const v1::GetEvaluationRequest* request,
                              v1::Evaluation* response) override;
+  grpc::Status ListWorkers(grpc::ServerContext* context, const v1::ListWorkersRequest* request,
+                           v1::ListWorkersResponse* response) override;
 
  private:
   CoordinatorJobService(CoordinatorStore& store, JobEvents& events, std::function<absl::Time()> clock,
@@ -80,14 +105,22 @@ class CoordinatorJobService final : public v1::JobService::Service {
       : store_(store), events_(events), clock_(std::move(clock)), options_(options) {}
 
   // The RPCs' logic; the gRPC overrides only convert through ToGrpc.
-  absl::StatusOr<v1::Job> Submit(const v1::SubmitJobRequest& request);
+  absl::StatusOr<v1::Job> Submit(const v1::SubmitJobRequest& request, const std::string& user);
+  // The caller (IdentityOf over options_.tokens), and whether it may see the job `name` names: OK for an admin or the
+  // job's owner, NOT_FOUND as for a missing job otherwise (and for a missing job: the logic reports it).
+  absl::StatusOr<CallerIdentity> Caller(const grpc::ServerContext& context) const;
+  absl::Status CheckOwner(const CallerIdentity& caller, absl::string_view name);
   absl::StatusOr<v1::Job> Get(const v1::GetJobRequest& request);
-  absl::StatusOr<v1::ListJobsResponse> List(const v1::ListJobsRequest& request);
+  // `owner` non-empty: only that user's jobs.
+  absl::StatusOr<v1::ListJobsResponse> List(const v1::ListJobsRequest& request, const std::string& owner);
   absl::StatusOr<v1::Job> Cancel(const v1::CancelJobRequest& request);
   absl::Status Watch(grpc::ServerContext& context, const v1::WatchJobRequest& request,
                      grpc::ServerWriter<v1::JobEvent>& writer);
   absl::StatusOr<v1::GetJobLogsResponse> Logs(const v1::GetJobLogsRequest& request);
   absl::StatusOr<v1::ListCheckpointsResponse> Checkpoints(const v1::ListCheckpointsRequest& request);
+  absl::Status Download(const v1::DownloadArtifactRequest& request,
+                        grpc::ServerWriter<v1::DownloadArtifactResponse>& writer);
+  absl::StatusOr<v1::ListWorkersResponse> Workers();
 
   // The existing job for a retried submit: it, or ALREADY_EXISTS when `request` differs; nullopt for a new key.
   absl::StatusOr<std::optional<v1::Job>> FindRetry(const v1::SubmitJobRequest& request)

@@ -19,6 +19,8 @@
 #include "common/status_macros.h"
 #include "coordinator/service/job_list_query.h"
 #include "coordinator/service/job_service.h"
+
+#include "coordinator/service/checkpoint_transfer.h"
 #include "coordinator/service/resource_names.h"
 
 namespace ftd {
@@ -67,20 +69,28 @@ bool MatchesLogQuery(const v1::LogLine& line, const v1::GetJobLogsRequest& reque
   return line.level() >= request.min_level();
 }
 
-v1::Checkpoint CheckpointOf(const v1::Job& job, absl::string_view job_id, const CheckpointManifest& manifest) {
+v1::Checkpoint CheckpointOf(const v1::Job& job, absl::string_view job_id, const CheckpointManifest& manifest,
+                            CheckpointStore& checkpoints) {
+  // An uploaded checkpoint carries what rank 0 said about it (attempt, epoch, files with SHA-256, metrics).
+  absl::StatusOr<v1::Checkpoint> uploaded = ReadStoredCheckpoint(checkpoints, JobName(job_id), manifest.name);
   v1::Checkpoint checkpoint;
-  checkpoint.set_name(absl::StrCat(JobName(job_id), "/checkpoints/", manifest.name));
-  checkpoint.set_step(manifest.step);
-  checkpoint.set_kind(job.resolved_spec().method() == v1::METHOD_FULL ? v1::CHECKPOINT_KIND_FULL
-                                                                       : v1::CHECKPOINT_KIND_ADAPTER);
-  int64_t size = 0;
-  for (const CheckpointFileEntry& file : manifest.files) {
-    v1::FileEntry& entry = *checkpoint.add_files();
-    entry.set_path(file.name);
-    entry.set_size_bytes(file.size_bytes);
-    size += file.size_bytes;
+  if (uploaded.ok()) {
+    checkpoint = *std::move(uploaded);
+    checkpoint.clear_trainer_state();  // Opaque trainer state: for resuming ranks, not for listings.
+  } else {
+    checkpoint.set_step(manifest.step);
+    checkpoint.set_kind(job.resolved_spec().method() == v1::METHOD_FULL ? v1::CHECKPOINT_KIND_FULL
+                                                                         : v1::CHECKPOINT_KIND_ADAPTER);
+    int64_t size = 0;
+    for (const CheckpointFileEntry& file : manifest.files) {
+      v1::FileEntry& entry = *checkpoint.add_files();
+      entry.set_path(file.name);
+      entry.set_size_bytes(file.size_bytes);
+      size += file.size_bytes;
+    }
+    checkpoint.set_size_bytes(size);
   }
-  checkpoint.set_size_bytes(size);
+  checkpoint.set_name(absl::StrCat(JobName(job_id), "/checkpoints/", manifest.name));
   checkpoint.set_chunk_count(static_cast<int32_t>(manifest.chunks.size()));
   checkpoint.set_is_best(!job.best_checkpoint().empty() && job.best_checkpoint() == checkpoint.name());
   return checkpoint;
@@ -90,7 +100,8 @@ v1::Checkpoint CheckpointOf(const v1::Job& job, absl::string_view job_id, const 
 
 // --- ListJobs ---
 
-absl::StatusOr<v1::ListJobsResponse> CoordinatorJobService::List(const v1::ListJobsRequest& request) {
+absl::StatusOr<v1::ListJobsResponse> CoordinatorJobService::List(const v1::ListJobsRequest& request,
+                                                                 const std::string& owner) {
   ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size(), kDefaultJobsPageSize, kMaxJobsPageSize));
   ASSIGN_OR_RETURN(const JobFilter filter, ParseJobFilter(request.filter()));
   ASSIGN_OR_RETURN(const JobOrder order, ParseJobOrder(request.order_by()));
@@ -103,7 +114,7 @@ absl::StatusOr<v1::ListJobsResponse> CoordinatorJobService::List(const v1::ListJ
   if (order == JobOrder::kOldestFirst) {
     // The store pages in creation order itself; the cursor is its page token.
     JobQuery query;
-    query.filter = [&filter](const v1::Job& job) { return filter.Matches(job); };
+    query.filter = [&](const v1::Job& job) { return (owner.empty() || job.user() == owner) && filter.Matches(job); };
     query.page_size = page_size;
     query.page_token = cursor;
     absl::StatusOr<JobPage> page = store_.ListJobs(query);
@@ -126,7 +137,9 @@ absl::StatusOr<v1::ListJobsResponse> CoordinatorJobService::List(const v1::ListJ
   bool reached_cursor = false;
   JobQuery query;
   // The cursor job passes too, whatever its state is now, so the scan knows where to stop.
-  query.filter = [&](const v1::Job& job) { return job.name() == cursor_name || filter.Matches(job); };
+  query.filter = [&](const v1::Job& job) {
+    return job.name() == cursor_name || ((owner.empty() || job.user() == owner) && filter.Matches(job));
+  };
   query.page_size = kJobScanPage;
   while (!reached_cursor) {
     ASSIGN_OR_RETURN(JobPage page, store_.ListJobs(query));
@@ -230,7 +243,7 @@ absl::StatusOr<v1::ListCheckpointsResponse> CoordinatorJobService::Checkpoints(
           EncodeCursorToken("checkpoints", id, absl::StrCat(last.step, "|", last.name)));
       break;
     }
-    *response.add_checkpoints() = CheckpointOf(*job, id, manifest);
+    *response.add_checkpoints() = CheckpointOf(*job, id, manifest, *checkpoints);
   }
   return response;
 }

@@ -16,6 +16,8 @@
 #include "coordinator/jobs/job_lifecycle.h"
 #include "coordinator/scheduler/gang_scheduler.h"
 #include "coordinator/scheduler/memory_estimate.h"
+#include "coordinator/service/checkpoint_transfer.h"
+#include "coordinator/service/job_metrics.h"
 #include "coordinator/service/job_updates.h"
 #include "coordinator/service/placement_check.h"
 #include "coordinator/service/resource_names.h"
@@ -66,6 +68,13 @@ absl::StatusOr<int64_t> SchedulingLoop::RankMemory(const v1::Job& job) {
 
 absl::StatusOr<int> SchedulingLoop::RunCycle() {
   absl::MutexLock lock(&mu_);
+  const absl::Time cycle_start = absl::Now();
+  absl::StatusOr<int> placed = Cycle();
+  if (options_.metrics != nullptr) options_.metrics->SchedulingCycle(absl::ToDoubleSeconds(absl::Now() - cycle_start));
+  return placed;
+}
+
+absl::StatusOr<int> SchedulingLoop::Cycle() {
   const absl::Time now = clock_();
   ASSIGN_OR_RETURN(const std::vector<v1::Job> jobs, ListUnfinishedJobs(store_));
 
@@ -131,7 +140,12 @@ absl::StatusOr<int> SchedulingLoop::RunCycle() {
       }
     }
     ASSIGN_OR_RETURN(const std::string job_id, ParseJobName(job.name(), "job"));
-    const std::string message = DescribePlacement(ranks);
+    // A restarted attempt resumes from the newest checkpoint rank 0 uploaded (none: a fresh start).
+    ASSIGN_OR_RETURN(const std::unique_ptr<CheckpointStore> checkpoints, store_.Checkpoints(job_id));
+    ASSIGN_OR_RETURN(const std::optional<std::string> newest, NewestStepCheckpoint(*checkpoints));
+    const std::string resume = newest.has_value() ? absl::StrCat(job.name(), "/checkpoints/", *newest) : "";
+    std::string message = DescribePlacement(ranks);
+    if (!resume.empty()) absl::StrAppend(&message, "; resuming from ", resume);
     absl::StatusOr<v1::Job> stored_job = UpdateJobAndPublish(
         store_, events_, job_id, now, [&](v1::Job& current, std::vector<v1::JobEvent>& events) -> absl::Status {
           if (current.state() != v1::JOB_STATE_QUEUED) {
@@ -141,6 +155,7 @@ absl::StatusOr<int> SchedulingLoop::RunCycle() {
           RETURN_IF_ERROR(CheckTransition(v1::JOB_STATE_QUEUED, v1::JOB_STATE_SCHEDULED));
           current.clear_placement();
           for (const v1::RankPlacement& rank : ranks) *current.add_placement() = rank;
+          current.set_resume_checkpoint(resume);
           RecordStateChange(current, events, v1::JOB_STATE_SCHEDULED, "Placed", message, now);
           return absl::OkStatus();
         });
@@ -160,6 +175,11 @@ absl::StatusOr<int> SchedulingLoop::RunCycle() {
       }
     }
     FTD_LOG(INFO) << "scheduler: placed " << job.name() << ": " << message;
+    if (options_.metrics != nullptr && stored_job->restart_count() == 0) {
+      const absl::Time created =
+          absl::FromUnixSeconds(job.create_time().seconds()) + absl::Nanoseconds(job.create_time().nanos());
+      options_.metrics->QueueWait(absl::ToDoubleSeconds(now - created));
+    }
     ++placed;
   }
   return placed;

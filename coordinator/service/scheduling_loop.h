@@ -19,11 +19,15 @@
 
 namespace ftd {
 
+class JobMetrics;
+
 struct SchedulingLoopOptions {
   // Bytes one rank of a job needs (its resolved spec). Null: base_model's config.json through LoadLlamaConfig and
   // EstimateRankMemory, as SubmitJob's placement check does. Asked once per job; an error leaves the job QUEUED
   // (logged once) without blocking the jobs behind it.
   std::function<absl::StatusOr<int64_t>(const ftd::v1::JobSpec& resolved)> rank_memory;
+  // Where cycle times and first placements' queue waits are observed; null: nowhere. Must outlive the loop.
+  JobMetrics* metrics = nullptr;
 };
 
 // Lifecycle: construct after the store, the events hub and the worker service (all must outlive it), call RunCycle
@@ -48,6 +52,7 @@ class SchedulingLoop {
   absl::StatusOr<int> RunCycle();
 
  private:
+  absl::StatusOr<int> Cycle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The job's per-rank bytes, asked once per job.
   absl::StatusOr<int64_t> RankMemory(const ftd::v1::Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

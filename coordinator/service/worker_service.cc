@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -13,6 +14,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "coordinator/jobs/job_lifecycle.h"
+#include "coordinator/service/job_runtime.h"
 #include "coordinator/service/resource_names.h"
 #include "coordinator/service/to_grpc.h"
 
@@ -127,6 +129,7 @@ v1::RunRank RunRankFor(const v1::Job& job, const v1::RankPlacement& placement) {
   int32_t index = 0;
   if (absl::ConsumePrefix(&device, "cuda:") && absl::SimpleAtoi(device, &index)) run.set_device_index(index);
   run.set_task(v1::RANK_TASK_TRAIN);
+  run.set_resume_checkpoint(job.resume_checkpoint());
   *run.mutable_resolved_spec() = job.resolved_spec();
   run.mutable_rendezvous()->set_backend(job.resolved_spec().device() == v1::DEVICE_CPU ? v1::COLLECTIVE_BACKEND_GLOO
                                                                                       : v1::COLLECTIVE_BACKEND_NCCL);
@@ -182,6 +185,9 @@ absl::StatusOr<v1::RegisterWorkerResponse> CoordinatorWorkerService::Register(
                                                       coordinator_major, ")"));
   }
 
+  // The duplicate check and the write are one step, so two registrations of one process cannot both pass.
+  absl::MutexLock register_lock(&register_mu_);
+  RETURN_IF_ERROR(CheckNotRegistered(request));
   StoredWorker worker;
   worker.registration = request;
   if (worker.registration.advertise_address().empty()) {
@@ -205,6 +211,30 @@ absl::StatusOr<v1::RegisterWorkerResponse> CoordinatorWorkerService::Register(
   SetDuration(options_.lease_duration / 3, *response.mutable_heartbeat_interval());
   response.set_coordinator_version(options_.coordinator_version);
   return response;
+}
+
+absl::Status CoordinatorWorkerService::CheckNotRegistered(const v1::RegisterWorkerRequest& request) {
+  ASSIGN_OR_RETURN(const std::vector<StoredWorker> stored, store_.ListWorkers());
+  const std::vector<std::string> live = LiveWorkers(clock_());
+  const std::set<std::string> live_ids(live.begin(), live.end());
+  for (const StoredWorker& other : stored) {
+    if (!live_ids.contains(other.worker_id) || other.registration.host() != request.host()) continue;
+    const std::string name = absl::StrCat(kWorkerPrefix, other.worker_id);
+    if (!request.instance().empty() && other.registration.instance() == request.instance()) {
+      return absl::AlreadyExistsError(absl::StrCat("worker instance \"", request.instance(), "\" on host ",
+                                                   request.host(), " is already registered as ", name,
+                                                   " (its lease must run out first)"));
+    }
+    for (const v1::GpuDevice& gpu : request.gpus()) {
+      for (const v1::GpuDevice& taken : other.registration.gpus()) {
+        if (!gpu.pci_bus_id().empty() && gpu.pci_bus_id() == taken.pci_bus_id()) {
+          return absl::AlreadyExistsError(absl::StrCat("GPU ", gpu.pci_bus_id(), " on host ", request.host(),
+                                                       " is already driven by ", name));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::HeartbeatResponse> CoordinatorWorkerService::Beat(const v1::HeartbeatRequest& request) {
@@ -273,8 +303,11 @@ std::vector<std::string> CoordinatorWorkerService::LiveWorkers(absl::Time now) c
 }
 
 bool CoordinatorWorkerService::HasLease(const std::string& id) const {
+  const absl::Time now = clock_();
   absl::MutexLock lock(&lease_mu_);
-  return lease_expiry_.contains(id) && !lost_.contains(id);
+  // A lease that ran out counts as lost before the sweep finds it, as Beat answers.
+  auto it = lease_expiry_.find(id);
+  return it != lease_expiry_.end() && it->second > now && !lost_.contains(id);
 }
 
 bool CoordinatorWorkerService::QueueCommand(absl::string_view worker, v1::WorkerCommand command) {
@@ -450,6 +483,9 @@ grpc::Status CoordinatorWorkerService::Heartbeat(grpc::ServerContext*, const v1:
                                                  v1::HeartbeatResponse* response) {
   absl::StatusOr<v1::HeartbeatResponse> result = Beat(*request);
   if (!result.ok()) return ToGrpc(result.status());
+  if (result->lease_valid() && runtime_ != nullptr && !request->ranks().empty()) {
+    runtime_->AbortUnassigned(request->worker(), {request->ranks().begin(), request->ranks().end()});
+  }
   *response = *std::move(result);
   return grpc::Status::OK;
 }
@@ -460,20 +496,49 @@ grpc::Status CoordinatorWorkerService::WatchAssignments(grpc::ServerContext* con
   return ToGrpc(Watch(*context, *request, *writer));
 }
 
-grpc::Status CoordinatorWorkerService::ReportMetrics(grpc::ServerContext*, const v1::ReportMetricsRequest*,
-                                                     v1::ReportMetricsResponse*) {
-  return ToGrpc(absl::UnimplementedError("ReportMetrics comes with the worker's training-loop reporting"));
+absl::Status CoordinatorWorkerService::CheckWorker(absl::string_view worker) const {
+  ASSIGN_OR_RETURN(const std::string id, ParseWorkerName(worker, "worker"));
+  if (!HasLease(id)) {
+    return absl::FailedPreconditionError(absl::StrCat("worker ", worker, " holds no lease; register again"));
+  }
+  if (runtime_ == nullptr) return absl::UnavailableError("the coordinator is starting");
+  return absl::OkStatus();
+}
+
+grpc::Status CoordinatorWorkerService::ReportMetrics(grpc::ServerContext*, const v1::ReportMetricsRequest* request,
+                                                     v1::ReportMetricsResponse* response) {
+  if (absl::Status ok = CheckWorker(request->worker()); !ok.ok()) return ToGrpc(ok);
+  absl::StatusOr<v1::ReportMetricsResponse> result = runtime_->Report(*request);
+  if (!result.ok()) return ToGrpc(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
 }
 
 grpc::Status CoordinatorWorkerService::PutCheckpoint(grpc::ServerContext*,
-                                                     grpc::ServerReader<v1::PutCheckpointRequest>*,
-                                                     v1::Checkpoint*) {
-  return ToGrpc(absl::UnimplementedError("PutCheckpoint comes with checkpoint upload from rank 0"));
+                                                     grpc::ServerReader<v1::PutCheckpointRequest>* reader,
+                                                     v1::Checkpoint* response) {
+  if (runtime_ == nullptr) return ToGrpc(absl::UnavailableError("the coordinator is starting"));
+  v1::PutCheckpointRequest first;
+  if (!reader->Read(&first) || !first.has_header()) {
+    return ToGrpc(absl::InvalidArgumentError("the first message of a PutCheckpoint stream must be the header"));
+  }
+  absl::StatusOr<v1::Checkpoint> stored =
+      runtime_->PutCheckpoint(first.header(), [&](v1::PutCheckpointRequest& next) { return reader->Read(&next); });
+  if (!stored.ok()) return ToGrpc(stored.status());
+  *response = *std::move(stored);
+  return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorWorkerService::GetCheckpoint(grpc::ServerContext*, const v1::GetCheckpointRequest*,
-                                                     grpc::ServerWriter<v1::GetCheckpointResponse>*) {
-  return ToGrpc(absl::UnimplementedError("GetCheckpoint comes with resuming a restarted attempt"));
+grpc::Status CoordinatorWorkerService::GetCheckpoint(grpc::ServerContext*, const v1::GetCheckpointRequest* request,
+                                                     grpc::ServerWriter<v1::GetCheckpointResponse>* writer) {
+  if (runtime_ == nullptr) return ToGrpc(absl::UnavailableError("the coordinator is starting"));
+  return ToGrpc(runtime_->GetCheckpoint(
+      *request, [&](const v1::GetCheckpointResponse& message) { return writer->Write(message); }));
+}
+
+std::map<std::string, absl::Time> CoordinatorWorkerService::LeaseExpiries() const {
+  absl::MutexLock lock(&lease_mu_);
+  return lease_expiry_;
 }
 
 grpc::Status CoordinatorWorkerService::RendezvousSet(grpc::ServerContext*, const v1::RendezvousSetRequest* request,

@@ -1,7 +1,7 @@
 // CoordinatorWorkerService: the coordinator's side of the ftd.v1 WorkerService: worker registration, leases kept
 // alive by heartbeats, the assignments stream that carries the scheduler's RunRank commands, and the rendezvous KV
-// (per job attempt) that bootstraps Gloo and NCCL. Reports and checkpoint transfer come with the training loop's
-// wiring (they answer UNIMPLEMENTED).
+// (per job attempt) that bootstraps Gloo and NCCL. Reports, checkpoint transfer and the heartbeat's rank check are
+// handed to the JobRuntime (job_runtime.h).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +25,8 @@
 
 namespace ftd {
 
+class JobRuntime;
+
 struct WorkerServiceOptions {
   // How long a lease lasts after a registration or a heartbeat.
   absl::Duration lease_duration = absl::Seconds(30);
@@ -44,11 +46,13 @@ absl::StatusOr<std::vector<v1::Job>> ListUnfinishedJobs(CoordinatorStore& store)
 // "cpu"), task TRAIN.
 v1::RunRank RunRankFor(const v1::Job& job, const v1::RankPlacement& placement);
 
-// Implements RegisterWorker, Heartbeat, WatchAssignments, RendezvousSet, RendezvousGet and RendezvousWait;
-// ReportMetrics, PutCheckpoint and GetCheckpoint answer UNIMPLEMENTED naming the work that brings them.
+// Implements RegisterWorker, Heartbeat, WatchAssignments and the rendezvous RPCs; ReportMetrics, PutCheckpoint and
+// GetCheckpoint go to the attached JobRuntime (UNAVAILABLE until one is attached), as do the ranks a heartbeat
+// lists (those no longer assigned are answered with AbortRank).
 //
 // Workers: a registration is checked (a GPU worker must be built with CUDA: INVALID_ARGUMENT; its version's major
-// must be the coordinator's: FAILED_PRECONDITION), named "workers/w-N" from a counter above every stored w-N, and
+// must be the coordinator's: FAILED_PRECONDITION; a live worker with the same host and instance or GPU:
+// ALREADY_EXISTS), named "workers/w-N" from a counter above every stored w-N, and
 // stored (CoordinatorStore::PutWorker), so the placement check sees it. Leases live in memory only: Create gives
 // every stored worker a fresh lease from the clock, as coordinator_store.h says a restarted coordinator must.
 // A heartbeat renews an unexpired lease; once a lease has run out the worker is lost for good (lease_valid=false:
@@ -116,6 +120,13 @@ class CoordinatorWorkerService final : public v1::WorkerService::Service {
   // Wakes every blocked RendezvousWait and WatchAssignments stream with UNAVAILABLE, now and for every later one.
   void Shutdown();
 
+  // Where reports, checkpoints and heartbeat rank lists go. Call once, before the service takes calls; the runtime
+  // must outlive the service.
+  void AttachRuntime(JobRuntime* runtime) { runtime_ = runtime; }
+
+  // The lease end of every worker holding a lease (expired ones not yet swept included), by id.
+  std::map<std::string, absl::Time> LeaseExpiries() const;
+
  private:
   CoordinatorWorkerService(CoordinatorStore& store, std::function<absl::Time()> clock, WorkerServiceOptions options);
 
@@ -130,11 +141,17 @@ class CoordinatorWorkerService final : public v1::WorkerService::Service {
   absl::Status Watch(grpc::ServerContext& context, const v1::WatchAssignmentsRequest& request,
                      grpc::ServerWriter<v1::WorkerCommand>& writer);
   bool HasLease(const std::string& id) const;
+  // ALREADY_EXISTS when a live worker has the request's host and instance, or one of its GPUs (RegisterWorkerRequest).
+  absl::Status CheckNotRegistered(const v1::RegisterWorkerRequest& request);
+  // OK when `worker` ("workers/{worker}") holds a lease and a runtime is attached.
+  absl::Status CheckWorker(absl::string_view worker) const;
 
   CoordinatorStore& store_;
   const std::function<absl::Time()> clock_;
   const WorkerServiceOptions options_;
+  JobRuntime* runtime_ = nullptr;
 
+  absl::Mutex register_mu_;  // Serialises registrations: the duplicate check and the store write.
   mutable absl::Mutex lease_mu_;
   int64_t next_worker_number_ ABSL_GUARDED_BY(lease_mu_) = 1;
   std::map<std::string, absl::Time> lease_expiry_ ABSL_GUARDED_BY(lease_mu_);  // Worker id -> lease end.

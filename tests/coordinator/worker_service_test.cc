@@ -1,6 +1,7 @@
 // The coordinator's WorkerService over a real CoordinatorStore in a temp directory, served on 127.0.0.1:0:
 // registration and its refusals, leases renewed and expired on an injected clock (and fresh after a restart), the
-// rendezvous KV (write-once keys, scopes per attempt) and RendezvousWait woken by a set, timing out and shut down.
+// rendezvous KV (write-once keys, scopes per attempt), RendezvousWait woken by a set, timing out and shut down, and
+// ReportMetrics' check of the reporting worker.
 #include "coordinator/service/worker_service.h"
 
 #include <chrono>
@@ -317,12 +318,30 @@ TEST_F(WorkerServiceTest, ShutdownEndsBlockedWaits) {
   EXPECT_EQ(wait_status.error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
-TEST_F(WorkerServiceTest, LaterRpcsAreUnimplemented) {
-  v1::ReportMetricsResponse response;
-  const grpc::Status status =
-      Call(&v1::WorkerService::Stub::ReportMetrics, v1::ReportMetricsRequest(), &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_THAT(status.error_message(), HasSubstr("ReportMetrics"));
+TEST_F(WorkerServiceTest, ReportMetricsNeedsAWellNamedWorkerHoldingALease) {
+  auto report = [&](const std::string& worker) {
+    v1::ReportMetricsRequest request;
+    request.set_worker(worker);
+    request.set_job("jobs/ft-000001");
+    request.set_batch_sequence(1);
+    v1::ReportMetricsResponse response;
+    return Call(&v1::WorkerService::Stub::ReportMetrics, request, &response);
+  };
+  grpc::Status status = report("workers/w-7");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("workers/w-7"));
+  EXPECT_EQ(report("w-7").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(report("").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A worker whose lease ran out and was swept is refused the same way.
+  const std::string worker = MustRegister();
+  clock_.Advance(absl::Seconds(31));
+  EXPECT_THAT(service_->ExpireLeases(clock_.Now()), ElementsAre("w-1"));
+  EXPECT_EQ(report(worker).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  // A worker holding a lease, with no JobRuntime attached yet (the coordinator is starting): retry later.
+  const std::string live = MustRegister();
+  EXPECT_EQ(report(live).error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
 }  // namespace

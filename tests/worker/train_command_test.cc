@@ -6,7 +6,9 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/file_io.h"
 #include "nlohmann/json.hpp"
@@ -72,13 +74,22 @@ TEST_F(TrainCommandTest, JsonModePrintsStepsAsJsonLines) {
   Write(tmp_.file("job.yaml"), Config("max_steps: 2\n"));
   std::ostringstream out;
   ASSERT_TRUE(RunTrainCommand(Options(tmp_.file("job.yaml"), tmp_.file("out"), tmp_.file("log.jsonl"), true), out).ok());
-  int json_lines = 0;
+  int step_lines = 0;
+  std::vector<std::string> checkpoints;
   std::istringstream lines(out.str());
   for (std::string line; std::getline(lines, line);) {
     EXPECT_EQ(line.rfind("step ", 0), std::string::npos) << "text step line in --json mode: " << line;
-    if (!line.empty() && line[0] == '{') ++json_lines;
+    if (line.empty() || line[0] != '{') continue;
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (j.contains("loss")) ++step_lines;
+    if (j.contains("checkpoint")) {
+      checkpoints.push_back(j["checkpoint"].get<std::string>());
+      EXPECT_FALSE(j["best"].get<bool>());  // No guardrail here.
+    }
   }
-  EXPECT_EQ(json_lines, 2);
+  EXPECT_EQ(step_lines, 2);
+  // Rank 0 announces each committed checkpoint: the last step always gets one.
+  EXPECT_THAT(checkpoints, ::testing::ElementsAre("step-00000002"));
   EXPECT_TRUE(ReadFileToString(tmp_.file("log.jsonl")).ok());
 }
 

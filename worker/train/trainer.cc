@@ -492,7 +492,14 @@ absl::Status TrainingRun::Evaluate() {
     verdict = absl::StrFormat(" (limit %.4f, %d over in a row)", *policy_->limit(), policy_->consecutive_over());
     const std::optional<EvalPoint> best = policy_->best();
     if (best.has_value() && best->step == point.step && (!best_before || best_before->step != point.step)) {
-      RETURN_IF_ERROR_CONTEXT(Save(), absl::StrCat("checkpointing the best eval at step ", point.step));
+      if (last_saved_step_ == progress_.step) {
+        // Saved at this step before the eval (save_steps): the same checkpoint is the best one now.
+        if (rank_ == 0 && options_.checkpoints != nullptr && options_.on_checkpoint) {
+          options_.on_checkpoint(TrainCheckpointName(progress_.step), progress_.step, /*best=*/true);
+        }
+      } else {
+        RETURN_IF_ERROR_CONTEXT(Save(), absl::StrCat("checkpointing the best eval at step ", point.step));
+      }
     }
   }
   Note(absl::StrFormat("eval step %d: task val loss %.6f, general ppl %.4f%s", point.step, point.task_val_loss,
@@ -514,8 +521,11 @@ absl::Status TrainingRun::Save() {
       SaveTrainCheckpoint(*options_.checkpoints, *model_, grads_->names(), *optimizer_, meta, fingerprint_),
       absl::StrCat("saving checkpoint ", TrainCheckpointName(progress_.step)));
   std::set<std::string> keep;
+  const bool best = policy_.has_value() && policy_->best().has_value() && policy_->best()->step == progress_.step;
   if (policy_.has_value() && policy_->best().has_value()) keep.insert(TrainCheckpointName(policy_->best()->step));
-  return PruneCheckpoints(*options_.checkpoints, config_.save_total_limit, keep);
+  RETURN_IF_ERROR(PruneCheckpoints(*options_.checkpoints, config_.save_total_limit, keep));
+  if (options_.on_checkpoint) options_.on_checkpoint(TrainCheckpointName(progress_.step), progress_.step, best);
+  return absl::OkStatus();
 }
 
 absl::Status TrainingRun::Export() {

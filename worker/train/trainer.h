@@ -54,6 +54,9 @@ struct TrainRunOptions {
   // refused: its result is a checkpoint).
   CheckpointStore* checkpoints = nullptr;
   std::function<void(const EvalPoint&)> on_eval;  // Called after every guardrail eval (may be empty).
+  // Rank 0: called after each checkpoint is committed (and old ones pruned), with its name and whether it is the
+  // guardrail's new best (may be empty). `ftd-worker serve` uploads it to the coordinator from here.
+  std::function<void(const std::string& name, int64_t step, bool best)> on_checkpoint;
 };
 
 struct TrainSummary {

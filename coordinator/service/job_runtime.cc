@@ -1,0 +1,370 @@
+// JobRuntime: rank reports, checkpoint transfer, lost workers and restarts (see job_runtime.h).
+#include "coordinator/service/job_runtime.h"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "coordinator/service/checkpoint_transfer.h"
+#include "coordinator/service/job_metrics.h"
+#include "coordinator/service/job_updates.h"
+#include "coordinator/service/resource_names.h"
+#include "coordinator/service/worker_service.h"
+
+namespace ftd {
+namespace {
+
+bool HoldsRank(const v1::Job& job, int32_t rank, absl::string_view worker) {
+  for (const v1::RankPlacement& placement : job.placement()) {
+    if (placement.rank() == rank && placement.worker() == worker) return true;
+  }
+  return false;
+}
+
+absl::Status NotCurrent(const v1::Job& job, int32_t attempt, int32_t rank, absl::string_view worker) {
+  std::string why;
+  if (IsTerminal(job.state())) {
+    why = absl::StrCat("the job is ", v1::JobState_Name(job.state()));
+  } else if (job.restart_count() != attempt) {
+    why = absl::StrCat("the current attempt is ", job.restart_count());
+  } else {
+    why = absl::StrCat("rank ", rank, " is not placed on ", worker);
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("attempt ", attempt, " rank ", rank, " of ", job.name(), " is no longer current (", why, ")"));
+}
+
+// The job-level progress a rank-0 sample carries.
+void ApplyProgress(const v1::MetricsSample& sample, v1::JobProgress& progress) {
+  progress.set_step(std::max(progress.step(), sample.step()));
+  if (sample.has_epoch()) progress.set_epoch(sample.epoch());
+  if (sample.has_tokens_seen()) progress.set_tokens_seen(sample.tokens_seen());
+  if (sample.has_train_loss()) progress.set_train_loss(sample.train_loss());
+  if (sample.has_tokens_per_second()) progress.set_tokens_per_second(sample.tokens_per_second());
+  if (sample.has_eval_task_loss()) {
+    progress.set_eval_task_loss(sample.eval_task_loss());
+    progress.set_last_eval_step(sample.step());
+  }
+  if (sample.has_eval_general_perplexity()) {
+    progress.set_eval_general_perplexity(sample.eval_general_perplexity());
+    if (sample.step() == 0) progress.set_base_general_perplexity(sample.eval_general_perplexity());
+  }
+  if (auto total = sample.extra().find("total_steps"); total != sample.extra().end()) {
+    progress.set_total_steps(static_cast<int64_t>(total->second));
+  }
+  if (auto seconds = sample.extra().find("step_seconds"); seconds != sample.extra().end() &&
+                                                          progress.total_steps() > progress.step()) {
+    const double left = seconds->second * static_cast<double>(progress.total_steps() - progress.step());
+    progress.mutable_eta()->set_seconds(static_cast<int64_t>(left));
+  }
+}
+
+}  // namespace
+
+JobRuntime::JobRuntime(CoordinatorStore& store, JobEvents& events, CoordinatorWorkerService& workers,
+                       std::function<absl::Time()> clock, JobRuntimeOptions options)
+    : store_(store), events_(events), workers_(workers), clock_(std::move(clock)), options_(options) {}
+
+absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMetricsRequest& request) {
+  if (absl::StartsWith(request.job(), "evaluations/")) {
+    return absl::UnimplementedError("stand-alone evaluations come with the benchmark battery");
+  }
+  ASSIGN_OR_RETURN(const std::string job_id, ParseJobName(request.job(), "job"));
+  if (request.batch_sequence() <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("batch_sequence: must be >= 1, got ", request.batch_sequence()));
+  }
+  const auto key = std::make_tuple(request.job(), request.attempt(), request.rank());
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = acked_.find(key);
+    if (it != acked_.end() && request.batch_sequence() <= it->second) {
+      v1::ReportMetricsResponse response;
+      response.set_acked_batch_sequence(it->second);
+      return response;  // A retry of an applied batch.
+    }
+  }
+  const v1::RankState state = request.has_status() ? request.status().state() : v1::RANK_STATE_UNSPECIFIED;
+  const bool rank0 = request.rank() == 0;
+  if (state == v1::RANK_STATE_DONE && rank0) {
+    ASSIGN_OR_RETURN(const std::unique_ptr<CheckpointStore> checkpoints, store_.Checkpoints(job_id));
+    absl::StatusOr<v1::Checkpoint> final_result = ReadStoredCheckpoint(*checkpoints, request.job(),
+                                                                      kFinalCheckpointName);
+    if (absl::IsNotFound(final_result.status()) ||
+        (final_result.ok() && final_result->attempt() != request.attempt())) {
+      return absl::FailedPreconditionError(absl::StrCat("rank 0 of ", request.job(), " attempt ", request.attempt(),
+                                                        " reported DONE before uploading its final result"));
+    }
+    RETURN_IF_ERROR(final_result.status());
+  }
+  const absl::Time now = clock_();
+  v1::JobState ended = v1::JOB_STATE_UNSPECIFIED;  // The terminal state this report moved the job into, if any.
+  ASSIGN_OR_RETURN(const v1::Job job, UpdateJobAndPublish(store_, events_, job_id, now,
+                                                          [&](v1::Job& job, std::vector<v1::JobEvent>& events) {
+    if (IsTerminal(job.state()) || job.restart_count() != request.attempt() ||
+        !HoldsRank(job, request.rank(), request.worker())) {
+      return NotCurrent(job, request.attempt(), request.rank(), request.worker());
+    }
+    for (const v1::MetricsSample& sample : request.metrics()) {
+      v1::MetricsSample& recorded = *events.emplace_back().mutable_metrics();
+      recorded = sample;
+      recorded.set_rank(request.rank());
+      if (rank0) ApplyProgress(sample, *job.mutable_progress());
+    }
+    for (const v1::LogLine& line : request.logs()) {
+      v1::LogLine& recorded = *events.emplace_back().mutable_log();
+      recorded = line;
+      recorded.set_rank(request.rank());
+      if (!recorded.has_time()) *recorded.mutable_time() = ToProtoTime(now);
+    }
+    if (state == v1::RANK_STATE_FAILED) return absl::OkStatus();
+    if (job.state() == v1::JOB_STATE_SCHEDULED) {
+      RETURN_IF_ERROR(CheckTransition(job.state(), v1::JOB_STATE_RUNNING));
+      RecordStateChange(job, events, v1::JOB_STATE_RUNNING, "RanksStarted",
+                        absl::StrCat("rank ", request.rank(), " reported",
+                                     state == v1::RANK_STATE_UNSPECIFIED ? "" : " ", 
+                                     state == v1::RANK_STATE_UNSPECIFIED ? "" : v1::RankState_Name(state)),
+                        now);
+    }
+    if (state == v1::RANK_STATE_UNSPECIFIED) return absl::OkStatus();
+    if (!rank0) return absl::OkStatus();
+    if (state == v1::RANK_STATE_DONE && job.state() == v1::JOB_STATE_RUNNING) {
+      RecordStateChange(job, events, v1::JOB_STATE_EVALUATING, "TrainingDone",
+                        absl::StrCat("trained ", request.status().step(), " steps"), now);
+      RecordStateChange(job, events, v1::JOB_STATE_SUCCEEDED, "Succeeded",
+                        job.resolved_spec().benchmarks().empty()
+                            ? "no benchmarks requested"
+                            : "benchmarks are not run yet (they come with the benchmark battery)",
+                        now);
+      ended = v1::JOB_STATE_SUCCEEDED;
+    } else if (state == v1::RANK_STATE_EARLY_STOPPED && job.state() == v1::JOB_STATE_RUNNING) {
+      v1::EarlyStop stop = request.status().early_stop();
+      if (!job.best_checkpoint().empty()) stop.set_best_checkpoint(job.best_checkpoint());
+      *events.emplace_back().mutable_early_stop() = stop;
+      RecordStateChange(job, events, v1::JOB_STATE_EARLY_STOPPED, "GeneralPerplexityRose",
+                        absl::StrCat("general perplexity ", stop.general_perplexity(), " over the limit ",
+                                     stop.limit(), " at step ", stop.step()),
+                        now);
+      ended = v1::JOB_STATE_EARLY_STOPPED;
+    }
+    return absl::OkStatus();
+  }));
+  (void)job;
+  if (options_.metrics != nullptr) {
+    if (rank0) {
+      for (const v1::MetricsSample& sample : request.metrics()) options_.metrics->Sample(request.job(), sample);
+    }
+    if (ended != v1::JOB_STATE_UNSPECIFIED) options_.metrics->Finished(ended);
+    if (ended == v1::JOB_STATE_EARLY_STOPPED) options_.metrics->EarlyStopped("GeneralPerplexityRose");
+  }
+  if (state == v1::RANK_STATE_FAILED) {
+    v1::JobError error = request.status().error();
+    const absl::Status cause(static_cast<absl::StatusCode>(request.status().error_status_code()),
+                             request.status().error().message());
+    error.set_code(ClassifyRankError(cause.ok() ? absl::UnknownError(error.message()) : cause));
+    error.set_rank(request.rank());
+    error.set_step(request.status().step());
+    *error.mutable_time() = ToProtoTime(now);
+    if (error.message().empty()) error.set_message(absl::StrCat("rank ", request.rank(), " failed"));
+    error.set_message(absl::StrCat("rank ", request.rank(), " (", request.worker(), "): ", error.message()));
+    RETURN_IF_ERROR(FailAttempt(job_id, request.attempt(), error));
+  }
+  absl::MutexLock lock(&mu_);
+  int64_t& acked = acked_[key];
+  acked = std::max(acked, request.batch_sequence());
+  v1::ReportMetricsResponse response;
+  response.set_acked_batch_sequence(acked);
+  return response;
+}
+
+absl::Status JobRuntime::FailAttempt(absl::string_view job_id, int32_t attempt, v1::JobError error) {
+  const absl::Time now = clock_();
+  std::optional<v1::Job> before;
+  absl::StatusOr<v1::Job> after = UpdateJobAndPublish(
+      store_, events_, job_id, now, [&](v1::Job& job, std::vector<v1::JobEvent>& events) -> absl::Status {
+        if (IsTerminal(job.state()) || job.restart_count() != attempt ||
+            job.state() == v1::JOB_STATE_RESTARTING || job.state() == v1::JOB_STATE_QUEUED) {
+          return absl::AbortedError("the attempt already ended");
+        }
+        before = job;
+        const FailureOutcome outcome = DecideFailure(job, error, options_.restart);
+        RETURN_IF_ERROR(CheckTransition(job.state(), outcome.next_state));
+        *job.mutable_error() = outcome.error;
+        RecordStateChange(job, events, outcome.next_state, outcome.event.reason(), outcome.event.message(), now);
+        *events.back().mutable_state_change()->mutable_error() = outcome.error;
+        if (outcome.next_state == v1::JOB_STATE_RESTARTING) {
+          job.set_restart_count(job.restart_count() + 1);
+          job.clear_placement();
+          *job.mutable_next_attempt_time() = ToProtoTime(now + outcome.backoff);
+        }
+        return absl::OkStatus();
+      });
+  if (absl::IsAborted(after.status())) return absl::OkStatus();
+  RETURN_IF_ERROR(after.status());
+  FTD_LOG(INFO) << "job " << after->name() << " attempt " << attempt << " ended: " << error.message() << " -> "
+                << v1::JobState_Name(after->state());
+  if (options_.metrics != nullptr) {
+    if (after->state() == v1::JOB_STATE_RESTARTING) options_.metrics->Restarted();
+    if (IsTerminal(after->state())) options_.metrics->Finished(after->state());
+  }
+  AbortRanks(*before, absl::StrCat("attempt ", attempt, " ended: ", error.message()));
+  if (absl::Status deleted = store_.RendezvousDeleteScope(absl::StrCat(after->name(), "/", attempt));
+      !deleted.ok()) {
+    FTD_LOG(WARNING) << "job " << after->name() << ": removing the rendezvous keys of attempt " << attempt << ": "
+                     << deleted;
+  }
+  return absl::OkStatus();
+}
+
+void JobRuntime::AbortRanks(const v1::Job& job, absl::string_view reason) {
+  for (const v1::RankPlacement& placement : job.placement()) {
+    v1::WorkerCommand command;
+    v1::AbortRank& abort = *command.mutable_abort_rank();
+    abort.set_job(job.name());
+    abort.set_attempt(job.restart_count());
+    abort.set_rank(placement.rank());
+    abort.set_reason(std::string(reason));
+    workers_.QueueCommand(placement.worker(), std::move(command));
+  }
+}
+
+void JobRuntime::AbortUnassigned(absl::string_view worker, const std::vector<v1::RankStatus>& ranks) {
+  for (const v1::RankStatus& rank : ranks) {
+    absl::StatusOr<std::string> job_id = ParseJobName(rank.job(), "job");
+    if (!job_id.ok()) continue;
+    absl::StatusOr<v1::Job> job = store_.GetJob(*job_id);
+    if (!job.ok() && !absl::IsNotFound(job.status())) continue;  // Cannot tell now; the next heartbeat asks again.
+    if (job.ok() && !IsTerminal(job->state()) && job->restart_count() == rank.attempt() &&
+        HoldsRank(*job, rank.rank(), worker)) {
+      continue;
+    }
+    v1::WorkerCommand command;
+    v1::AbortRank& abort = *command.mutable_abort_rank();
+    abort.set_job(rank.job());
+    abort.set_attempt(rank.attempt());
+    abort.set_rank(rank.rank());
+    abort.set_reason(job.ok() ? std::string(NotCurrent(*job, rank.attempt(), rank.rank(), worker).message())
+                              : "no such job");
+    workers_.QueueCommand(worker, std::move(command));
+  }
+}
+
+void JobRuntime::WorkersLost(const std::vector<std::string>& worker_ids) {
+  if (worker_ids.empty()) return;
+  std::set<std::string> lost;
+  for (const std::string& id : worker_ids) lost.insert(absl::StrCat("workers/", id));
+  absl::StatusOr<std::vector<v1::Job>> jobs = ListUnfinishedJobs(store_);
+  if (!jobs.ok()) {
+    FTD_LOG(ERROR) << "lost workers: cannot list the jobs: " << jobs.status();
+    return;
+  }
+  for (const v1::Job& job : *jobs) {
+    for (const v1::RankPlacement& placement : job.placement()) {
+      if (!lost.contains(placement.worker())) continue;
+      v1::JobError error;
+      error.set_code(v1::ERROR_CODE_RANK_LOST);
+      error.set_rank(placement.rank());
+      error.set_step(job.progress().step());
+      *error.mutable_time() = ToProtoTime(clock_());
+      error.set_message(absl::StrCat("rank ", placement.rank(), " (", placement.worker(), " on ", placement.host(),
+                                     ") lost: its worker's lease ran out"));
+      absl::StatusOr<std::string> job_id = ParseJobName(job.name(), "job");
+      if (!job_id.ok()) break;
+      if (absl::Status failed = FailAttempt(*job_id, job.restart_count(), error); !failed.ok()) {
+        FTD_LOG(ERROR) << "lost workers: " << job.name() << ": " << failed;
+      }
+      break;  // One failure ends the attempt.
+    }
+  }
+}
+
+absl::StatusOr<int> JobRuntime::ReleaseRestarts() {
+  ASSIGN_OR_RETURN(const std::vector<v1::Job> jobs, ListUnfinishedJobs(store_));
+  const absl::Time now = clock_();
+  int released = 0;
+  for (const v1::Job& job : jobs) {
+    if (job.state() != v1::JOB_STATE_RESTARTING) continue;
+    const absl::Time at = absl::FromUnixSeconds(job.next_attempt_time().seconds()) +
+                          absl::Nanoseconds(job.next_attempt_time().nanos());
+    if (at > now) continue;
+    ASSIGN_OR_RETURN(const std::string job_id, ParseJobName(job.name(), "job"));
+    absl::StatusOr<v1::Job> queued = UpdateJobAndPublish(
+        store_, events_, job_id, now, [&](v1::Job& current, std::vector<v1::JobEvent>& events) -> absl::Status {
+          if (current.state() != v1::JOB_STATE_RESTARTING) return absl::AbortedError("no longer restarting");
+          RETURN_IF_ERROR(CheckTransition(current.state(), v1::JOB_STATE_QUEUED));
+          current.clear_next_attempt_time();
+          RecordStateChange(current, events, v1::JOB_STATE_QUEUED, "BackoffElapsed",
+                            absl::StrCat("attempt ", current.restart_count(), " waits for workers"), now);
+          return absl::OkStatus();
+        });
+    if (absl::IsAborted(queued.status())) continue;
+    RETURN_IF_ERROR(queued.status());
+    ++released;
+  }
+  return released;
+}
+
+absl::StatusOr<v1::Checkpoint> JobRuntime::PutCheckpoint(const v1::PutCheckpointHeader& header,
+                                                         absl::FunctionRef<bool(v1::PutCheckpointRequest&)> next) {
+  ASSIGN_OR_RETURN(const std::string job_id, ParseJobName(header.job(), "header.job"));
+  if (header.rank() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("header.rank: only rank 0 uploads, got ", header.rank()));
+  }
+  ASSIGN_OR_RETURN(const v1::Job job, store_.GetJob(job_id));
+  if (IsTerminal(job.state()) || job.restart_count() != header.attempt()) {
+    return absl::FailedPreconditionError(absl::StrCat("checkpoint of attempt ", header.attempt(), " of ", job.name(),
+                                                      ": the attempt is no longer current"));
+  }
+  ASSIGN_OR_RETURN(const std::unique_ptr<CheckpointStore> checkpoints, store_.Checkpoints(job_id));
+  const absl::Time now = clock_();
+  const absl::Time started = absl::Now();
+  ASSIGN_OR_RETURN(v1::Checkpoint stored, StoreUploadedCheckpoint(*checkpoints, job.name(), header, next, now));
+  if (options_.metrics != nullptr) {
+    options_.metrics->CheckpointStored(absl::ToDoubleSeconds(absl::Now() - started),
+                                       static_cast<double>(stored.size_bytes()));
+  }
+  const bool is_best = header.best() && !header.final_result();
+  std::string best = job.best_checkpoint();
+  if (is_best) best = stored.name();
+  ASSIGN_OR_RETURN(const std::vector<std::string> before_gc, checkpoints->ListCommitted());
+  const std::string prefix = absl::StrCat(job.name(), "/checkpoints/");
+  const int64_t keep = job.resolved_spec().has_save_total_limit() ? job.resolved_spec().save_total_limit() : 2;
+  RETURN_IF_ERROR(CollectCheckpointGarbage(*checkpoints, keep, absl::StripPrefix(best, prefix)));
+  ASSIGN_OR_RETURN(const std::vector<std::string> after_gc, checkpoints->ListCommitted());
+  const std::set<std::string> kept(after_gc.begin(), after_gc.end());
+  RETURN_IF_ERROR(UpdateJobAndPublish(store_, events_, job_id, now,
+                                      [&](v1::Job& current, std::vector<v1::JobEvent>& events) -> absl::Status {
+                                        if (is_best) current.set_best_checkpoint(stored.name());
+                                        v1::CheckpointSaved& saved = *events.emplace_back().mutable_checkpoint_saved();
+                                        *saved.mutable_checkpoint() = stored;
+                                        for (const std::string& name : before_gc) {
+                                          if (!kept.contains(name)) saved.add_deleted_checkpoints(prefix + name);
+                                        }
+                                        return absl::OkStatus();
+                                      })
+                      .status());
+  return stored;
+}
+
+absl::Status JobRuntime::GetCheckpoint(const v1::GetCheckpointRequest& request,
+                                       absl::FunctionRef<bool(const v1::GetCheckpointResponse&)> send) {
+  const size_t split = request.name().find("/checkpoints/");
+  if (split == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("name: want \"jobs/{job}/checkpoints/{checkpoint}\", got \"", request.name(), "\""));
+  }
+  const std::string job_name = request.name().substr(0, split);
+  const std::string checkpoint = request.name().substr(split + std::string("/checkpoints/").size());
+  ASSIGN_OR_RETURN(const std::string job_id, ParseJobName(job_name, "name"));
+  RETURN_IF_ERROR(ValidateCheckpointName(checkpoint));
+  ASSIGN_OR_RETURN(const std::unique_ptr<CheckpointStore> checkpoints, store_.Checkpoints(job_id));
+  return SendStoredCheckpoint(*checkpoints, job_name, checkpoint, request.offset_bytes(),
+                              options_.checkpoint_chunk_bytes, send);
+}
+
+}  // namespace ftd

@@ -1,0 +1,688 @@
+// WorkerAgent and RankRun: registration, heartbeats, the assignments stream and one supervised child per rank (see
+// worker_agent.h).
+#include "worker/service/worker_agent.h"
+
+#include <unistd.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/checkpoint/file_checkpoint_store.h"
+#include "common/job_spec_yaml.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "model/file_io.h"
+#include "nlohmann/json.hpp"
+#include "worker/service/checkpoint_sync.h"
+#include "worker/service/provenance.h"
+#include "worker/service/rank_process.h"
+
+namespace ftd {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr absl::Duration kCallTimeout = absl::Seconds(10);
+constexpr absl::Duration kRetryPause = absl::Seconds(1);
+constexpr size_t kMaxLogLineBytes = 16 << 10;
+constexpr size_t kStderrTail = 20;
+
+bool Retryable(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+}
+
+google::protobuf::Timestamp Now() {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+}
+
+int64_t PhysicalMemoryBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page_size > 0 ? static_cast<int64_t>(pages) * page_size : 0;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  return gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : "unknown";
+}
+
+// "jobs/ft-000001" -> "ft-000001" (a directory name).
+std::string JobDirName(const std::string& job) {
+  const size_t slash = job.rfind('/');
+  return slash == std::string::npos ? job : job.substr(slash + 1);
+}
+
+}  // namespace
+
+// One assigned rank: prepares its directory, runs the child, turns its output into reports and checkpoint uploads,
+// and reports how it ended. Lifecycle: construct, Start (its own thread), Abort any time, Join once finished.
+class RankRun {
+ public:
+  RankRun(v1::RunRank run, const WorkerAgentOptions& options, CoordinatorConnection& connection,
+          std::string worker_name, const std::atomic<bool>& stopping)
+      : run_(std::move(run)),
+        options_(options),
+        connection_(connection),
+        worker_name_(std::move(worker_name)),
+        stopping_(stopping),
+        dir_(JoinPath(options.work_dir, absl::StrCat("jobs/", JobDirName(run_.job()), "/attempt-", run_.attempt(),
+                                                     "/rank-", run_.rank()))) {}
+
+  void Start() { thread_ = std::thread([this] { Main(); }); }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Kills the child without a final report (the coordinator has already moved on).
+  void Abort(const std::string& reason) {
+    std::shared_ptr<RankProcess> process;
+    {
+      absl::MutexLock lock(&mu_);
+      if (aborted_ || finished_) return;
+      aborted_ = true;
+      process = process_;
+    }
+    FTD_LOG(INFO) << "aborting rank " << run_.rank() << " of " << run_.job() << " attempt " << run_.attempt() << ": "
+                  << reason;
+    if (process != nullptr) process->Kill();
+  }
+
+  bool finished() const {
+    absl::MutexLock lock(&mu_);
+    return finished_;
+  }
+  const v1::RunRank& run() const { return run_; }
+
+  v1::RankStatus Status() const {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+
+  // Sends what is buffered as one batch (a status change included); retries while the coordinator is unreachable.
+  // A FAILED_PRECONDITION answer (the attempt is over) kills the rank.
+  void Flush() {
+    absl::MutexLock send_lock(&send_mu_);
+    v1::ReportMetricsRequest request;
+    {
+      absl::MutexLock lock(&mu_);
+      if (pending_metrics_.empty() && pending_logs_.empty() && !status_dirty_) return;
+      for (v1::MetricsSample& sample : pending_metrics_) *request.add_metrics() = std::move(sample);
+      for (v1::LogLine& line : pending_logs_) *request.add_logs() = std::move(line);
+      pending_metrics_.clear();
+      pending_logs_.clear();
+      if (status_dirty_) *request.mutable_status() = status_;
+      status_dirty_ = false;
+    }
+    request.set_worker(worker_name_);
+    request.set_job(run_.job());
+    request.set_attempt(run_.attempt());
+    request.set_rank(run_.rank());
+    request.set_batch_sequence(++batch_sequence_);
+    while (true) {
+      v1::ReportMetricsResponse response;
+      const auto context = connection_.NewContext(kCallTimeout);
+      const absl::Status status =
+          FromGrpc(connection_.stub().ReportMetrics(context.get(), request, &response), "ReportMetrics");
+      if (status.ok()) return;
+      if (absl::IsFailedPrecondition(status)) {
+        FTD_LOG(INFO) << status;
+        Abort(std::string(status.message()));
+        return;
+      }
+      if (!Retryable(status) || stopping_.load()) {
+        FTD_LOG(WARNING) << "rank " << run_.rank() << " of " << run_.job() << ": dropping a report: " << status;
+        return;
+      }
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(kRetryPause));
+    }
+  }
+
+ private:
+  void SetState(v1::RankState state) {
+    absl::MutexLock lock(&mu_);
+    status_.set_state(state);
+    status_dirty_ = true;
+  }
+
+  void Log(v1::LogLevel level, std::string text) {
+    if (text.size() > kMaxLogLineBytes) text.resize(kMaxLogLineBytes);
+    absl::MutexLock lock(&mu_);
+    v1::LogLine& line = pending_logs_.emplace_back();
+    *line.mutable_time() = Now();
+    line.set_level(level);
+    line.set_text(std::move(text));
+  }
+
+  void Fail(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    status_.set_state(v1::RANK_STATE_FAILED);
+    status_.set_error_status_code(static_cast<int32_t>(status.code()));
+    status_.mutable_error()->set_message(std::string(status.message()));
+    status_dirty_ = true;
+  }
+
+  void OnLine(OutputStream stream, const std::string& text) {
+    if (stream == OutputStream::kStderr) {
+      {
+        absl::MutexLock lock(&mu_);
+        stderr_tail_.push_back(text);
+        if (stderr_tail_.size() > kStderrTail) stderr_tail_.pop_front();
+      }
+      Log(v1::LOG_LEVEL_WARNING, text);
+      return;
+    }
+    const json line = text.starts_with("{") ? json::parse(text, nullptr, /*allow_exceptions=*/false) : json();
+    if (!line.is_object()) {
+      Log(v1::LOG_LEVEL_INFO, text);
+      return;
+    }
+    try {
+      if (line.contains("checkpoint")) {
+        OnCheckpoint(line.at("checkpoint").get<std::string>(), line.at("best").get<bool>());
+      } else if (line.contains("eval")) {
+        v1::MetricsSample sample;
+        sample.set_step(line.at("step").get<int64_t>());
+        *sample.mutable_time() = Now();
+        if (line.at("task_val_loss").is_number()) sample.set_eval_task_loss(line.at("task_val_loss").get<double>());
+        if (line.at("general_ppl").is_number()) {
+          sample.set_eval_general_perplexity(line.at("general_ppl").get<double>());
+        }
+        AddSample(std::move(sample));
+      } else if (line.contains("step")) {
+        OnStep(line);
+      } else {
+        Log(v1::LOG_LEVEL_INFO, text);
+      }
+    } catch (const json::exception& e) {
+      Log(v1::LOG_LEVEL_WARNING, absl::StrCat("unreadable progress line (", e.what(), "): ", text));
+    }
+  }
+
+  void OnStep(const json& line) {
+    const int64_t step = line.at("step").get<int64_t>();
+    const int64_t tokens = line.at("tokens").get<int64_t>();
+    const double seconds = line.at("seconds").get<double>();
+    v1::MetricsSample sample;
+    sample.set_step(step);
+    *sample.mutable_time() = Now();
+    sample.set_epoch(line.at("epoch").get<double>());
+    tokens_seen_ += tokens;
+    sample.set_tokens_seen(tokens_seen_);
+    sample.set_train_loss(line.at("loss").get<double>());
+    sample.set_learning_rate(line.at("lr").get<double>());
+    sample.set_grad_norm(line.at("grad_norm").get<double>());
+    if (seconds > 0) sample.set_tokens_per_second(static_cast<double>(tokens) / seconds);
+    (*sample.mutable_extra())["total_steps"] = line.at("total_steps").get<double>();
+    (*sample.mutable_extra())["step_seconds"] = seconds;
+    {
+      absl::MutexLock lock(&mu_);
+      status_.set_step(step);
+      if (status_.state() != v1::RANK_STATE_TRAINING) {
+        status_.set_state(v1::RANK_STATE_TRAINING);
+        status_dirty_ = true;
+      }
+    }
+    AddSample(std::move(sample));
+  }
+
+  // Only rank 0's samples are job-level; the others' would repeat them.
+  void AddSample(v1::MetricsSample sample) {
+    if (run_.rank() != 0) return;
+    absl::MutexLock lock(&mu_);
+    pending_metrics_.push_back(std::move(sample));
+  }
+
+  v1::CheckpointKind Kind() const {
+    return run_.resolved_spec().method() == v1::METHOD_FULL ? v1::CHECKPOINT_KIND_FULL : v1::CHECKPOINT_KIND_ADAPTER;
+  }
+
+  // Rank 0 uploads every committed checkpoint as it appears (the child has gone on training meanwhile).
+  void OnCheckpoint(const std::string& name, bool best) {
+    if (run_.rank() != 0) return;
+    Flush();  // The steps before the checkpoint reach the coordinator first.
+    absl::Status status = local_checkpoints_ == nullptr ? absl::FailedPreconditionError("no local store") : absl::OkStatus();
+    for (int attempt = 0; status.ok() || Retryable(status); ++attempt) {
+      absl::StatusOr<v1::Checkpoint> stored =
+          UploadCheckpoint(connection_, *local_checkpoints_, name, {run_.job(), run_.attempt()}, Kind(), best);
+      status = stored.status();
+      if (status.ok()) {
+        Log(v1::LOG_LEVEL_INFO, absl::StrCat("uploaded checkpoint ", stored->name(), best ? " (best)" : ""));
+        return;
+      }
+      if (attempt >= 30 || stopping_.load()) break;
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(kRetryPause));
+    }
+    Log(v1::LOG_LEVEL_WARNING, absl::StrCat("checkpoint ", name, " was not uploaded: ", status.message()));
+  }
+
+  absl::Status Prepare() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    std::filesystem::create_directories(JoinPath(dir_, "output"), ec);
+    if (ec) return absl::InternalError(absl::StrCat("creating the rank directory ", dir_, ": ", ec.message()));
+    ASSIGN_OR_RETURN(local_checkpoints_, OpenFileCheckpointStore(JoinPath(dir_, "checkpoints")));
+    if (run_.rank() == 0 && !run_.resume_checkpoint().empty()) {
+      absl::StatusOr<std::string> local;
+      for (int attempt = 0; attempt < 30 && !stopping_.load(); ++attempt) {
+        local = DownloadCheckpoint(connection_, run_.resume_checkpoint(), *local_checkpoints_);
+        if (!Retryable(local.status())) break;
+        std::this_thread::sleep_for(absl::ToChronoMilliseconds(kRetryPause));
+      }
+      RETURN_IF_ERROR(local.status());
+      Log(v1::LOG_LEVEL_INFO, absl::StrCat("resuming from ", run_.resume_checkpoint()));
+    }
+    return WriteFileAtomically(JoinPath(dir_, "spec.yaml"), {AsBytes(JobSpecToYaml(run_.resolved_spec()))});
+  }
+
+  std::vector<std::string> Argv() const {
+    std::vector<std::string> argv = {options_.worker_binary,
+                                     "train",
+                                     JoinPath(dir_, "spec.yaml"),
+                                     "--output",
+                                     JoinPath(dir_, "output"),
+                                     "--json",
+                                     "--rank",
+                                     absl::StrCat(run_.rank()),
+                                     "--world-size",
+                                     absl::StrCat(run_.world_size()),
+                                     "--checkpoints",
+                                     absl::StrCat("file:", JoinPath(dir_, "checkpoints")),
+                                     "--error-file",
+                                     JoinPath(dir_, "error.json"),
+                                     "--collective-timeout",
+                                     absl::StrCat(options_.collective_timeout_s)};
+    if (run_.world_size() > 1) {
+      argv.push_back("--rendezvous");
+      argv.push_back(absl::StrCat("coordinator:", options_.coordinator.address, "/", run_.job(), "/",
+                                  run_.attempt()));
+    }
+    return argv;
+  }
+
+  // What a child that exited non-zero failed with: its error file, else how it exited.
+  absl::Status ChildError(const RankExit& exit) {
+    absl::StatusOr<std::string> text = ReadFileToString(JoinPath(dir_, "error.json"));
+    if (text.ok()) {
+      const json error = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+      if (error.is_object() && error.contains("code") && error.contains("message")) {
+        return absl::Status(static_cast<absl::StatusCode>(error["code"].get<int>()),
+                            error["message"].get<std::string>());
+      }
+    }
+    std::string tail;
+    {
+      absl::MutexLock lock(&mu_);
+      tail = absl::StrJoin(stderr_tail_, "\n");
+    }
+    return absl::InternalError(absl::StrCat("the rank process ",
+                                            exit.signal != 0 ? absl::StrCat("was killed by signal ", exit.signal)
+                                                             : absl::StrCat("exited with code ", exit.exit_code),
+                                            tail.empty() ? "" : ": ", tail));
+  }
+
+  // Rank 0 after a clean exit: the final result (with provenance) goes up, then DONE or EARLY_STOPPED.
+  absl::Status Finish() {
+    if (run_.rank() != 0) {
+      SetState(v1::RANK_STATE_DONE);
+      return absl::OkStatus();
+    }
+    const std::string output = JoinPath(dir_, "output");
+    ASSIGN_OR_RETURN(const std::string result_text, ReadFileToString(JoinPath(output, "result.json")));
+    const json result = json::parse(result_text, nullptr, /*allow_exceptions=*/false);
+    if (!result.is_object()) return absl::DataLossError("the rank's result.json does not parse");
+    ASSIGN_OR_RETURN(const std::string provenance,
+                     BuildProvenanceJson(run_.job(), run_.attempt(), run_.resolved_spec(), options_.version));
+    RETURN_IF_ERROR(WriteFileAtomically(JoinPath(output, "provenance.json"), {AsBytes(provenance)}));
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(output, ec)) {
+      // Step logs stay on the worker: their lines already went to the coordinator as metrics.
+      if (entry.path().filename().string().starts_with("train_log")) std::filesystem::remove(entry.path(), ec);
+    }
+    const int64_t steps = result.value("steps", int64_t{0});
+    absl::StatusOr<v1::Checkpoint> stored;
+    for (int attempt = 0; attempt < 60 && !stopping_.load(); ++attempt) {
+      stored = UploadFinalResult(connection_, output, {run_.job(), run_.attempt()}, Kind(), steps);
+      if (!Retryable(stored.status())) break;
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(kRetryPause));
+    }
+    RETURN_IF_ERROR(stored.status());
+    Log(v1::LOG_LEVEL_INFO, absl::StrCat("uploaded the final result ", stored->name()));
+    absl::MutexLock lock(&mu_);
+    status_.set_step(steps);
+    status_dirty_ = true;
+    if (result.value("state", std::string()) != "EARLY_STOPPED") {
+      status_.set_state(v1::RANK_STATE_DONE);
+      return absl::OkStatus();
+    }
+    status_.set_state(v1::RANK_STATE_EARLY_STOPPED);
+    v1::EarlyStop& stop = *status_.mutable_early_stop();
+    const json& evals = result.at("evals");
+    const v1::EarlyStopping& spec = run_.resolved_spec().early_stopping();
+    if (!evals.empty()) {
+      stop.set_step(evals.back().value("step", int64_t{0}));
+      stop.set_general_perplexity(evals.back().value("general_ppl", 0.0));
+      stop.set_base_general_perplexity(evals.front().value("general_ppl", 0.0));
+      stop.set_limit(stop.base_general_perplexity() * (1.0 + spec.general_ppl_max_rise()));
+    }
+    stop.set_evaluations_over_limit(spec.patience());
+    const size_t recent = std::min<size_t>(evals.size(), static_cast<size_t>(std::max(spec.patience(), 0)));
+    for (size_t i = evals.size() - recent; i < evals.size(); ++i) {
+      stop.add_recent_general_perplexities(evals[i].value("general_ppl", 0.0));
+    }
+    return absl::OkStatus();
+  }
+
+  void Main() {
+    {
+      absl::MutexLock lock(&mu_);
+      status_.set_job(run_.job());
+      status_.set_attempt(run_.attempt());
+      status_.set_rank(run_.rank());
+    }
+    SetState(v1::RANK_STATE_STARTING);
+    Flush();
+    absl::Status outcome = Prepare();
+    if (outcome.ok()) {
+      RankProcessOptions process_options;
+      process_options.argv = Argv();
+      process_options.extra_env = ConnectionEnvironment(options_.coordinator);
+      process_options.on_line = [this](OutputStream stream, const std::string& line) { OnLine(stream, line); };
+      if (run_.world_size() > 1) SetState(v1::RANK_STATE_RENDEZVOUS);
+      absl::StatusOr<std::unique_ptr<RankProcess>> started = RankProcess::Start(std::move(process_options));
+      if (started.ok()) {
+        std::shared_ptr<RankProcess> process = *std::move(started);
+        bool aborted;
+        {
+          absl::MutexLock lock(&mu_);
+          process_ = process;
+          aborted = aborted_;
+        }
+        if (aborted) process->Kill();
+        const RankExit exit = process->Wait();
+        {
+          absl::MutexLock lock(&mu_);
+          aborted = aborted_;
+        }
+        if (aborted) {
+          MarkFinished();
+          return;
+        }
+        outcome = exit.ok() ? Finish() : ChildError(exit);
+      } else {
+        outcome = started.status();
+      }
+    }
+    if (!outcome.ok()) {
+      Log(v1::LOG_LEVEL_ERROR, absl::StrCat("rank ", run_.rank(), " failed: ", outcome.ToString()));
+      Fail(outcome);
+    }
+    Flush();
+    MarkFinished();
+  }
+
+  void MarkFinished() {
+    absl::MutexLock lock(&mu_);
+    finished_ = true;
+    process_.reset();
+  }
+
+  const v1::RunRank run_;
+  const WorkerAgentOptions& options_;
+  CoordinatorConnection& connection_;
+  const std::string worker_name_;
+  const std::atomic<bool>& stopping_;
+  const std::string dir_;
+  std::unique_ptr<CheckpointStore> local_checkpoints_;  // Set by Prepare, before the child starts.
+  int64_t tokens_seen_ = 0;                             // Reader thread only.
+  std::thread thread_;
+
+  absl::Mutex send_mu_;  // One batch in flight at a time, so sequences arrive in order.
+  int64_t batch_sequence_ ABSL_GUARDED_BY(send_mu_) = 0;
+
+  mutable absl::Mutex mu_;
+  v1::RankStatus status_ ABSL_GUARDED_BY(mu_);
+  bool status_dirty_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<v1::MetricsSample> pending_metrics_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::LogLine> pending_logs_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> stderr_tail_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<RankProcess> process_ ABSL_GUARDED_BY(mu_);
+  bool aborted_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+WorkerAgent::WorkerAgent(WorkerAgentOptions options, std::unique_ptr<CoordinatorConnection> connection)
+    : options_(std::move(options)), connection_(std::move(connection)) {}
+
+absl::StatusOr<std::unique_ptr<WorkerAgent>> WorkerAgent::Create(WorkerAgentOptions options) {
+  if (options.work_dir.empty()) return absl::InvalidArgumentError("--work-dir is required");
+  if (options.worker_binary.empty()) return absl::InvalidArgumentError("the ftd-worker binary path is empty");
+  if (options.cpu_cores <= 0) return absl::InvalidArgumentError("--cpu-cores must be positive");
+  if (options.memory_bytes < 0) return absl::InvalidArgumentError("--memory-bytes must not be negative");
+  if (options.memory_bytes == 0) options.memory_bytes = PhysicalMemoryBytes();
+  if (options.host.empty()) options.host = HostName();
+  std::error_code ec;
+  std::filesystem::create_directories(options.work_dir, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("--work-dir ", options.work_dir, ": ", ec.message()));
+  ASSIGN_OR_RETURN(std::unique_ptr<CoordinatorConnection> connection,
+                   CoordinatorConnection::Create(options.coordinator));
+  std::unique_ptr<WorkerAgent> agent(new WorkerAgent(std::move(options), std::move(connection)));
+  v1::RegisterWorkerRequest& request = agent->registration_;
+  request.set_host(agent->options_.host);
+  request.set_advertise_address(agent->options_.advertise_address);
+  request.mutable_cpu()->set_cores(agent->options_.cpu_cores);
+  request.mutable_cpu()->set_memory_bytes(agent->options_.memory_bytes);
+  request.set_version(agent->options_.version);
+  request.set_cuda_compiled_in(false);
+  request.set_instance(std::filesystem::absolute(agent->options_.work_dir).lexically_normal().string());
+  for (const auto& [key, value] : agent->options_.labels) (*request.mutable_labels())[key] = value;
+  return agent;
+}
+
+WorkerAgent::~WorkerAgent() {
+  Stop();
+  if (watch_thread_.joinable()) watch_thread_.join();
+  if (report_thread_.joinable()) report_thread_.join();
+  AbortAll("the worker is shutting down");
+  absl::MutexLock lock(&mu_);
+  for (auto& [key, rank] : ranks_) rank->Join();
+}
+
+std::string WorkerAgent::worker_name() const {
+  absl::MutexLock lock(&mu_);
+  return worker_name_;
+}
+
+void WorkerAgent::Stop() {
+  stopping_.store(true);
+  absl::MutexLock lock(&mu_);
+  if (watch_context_ != nullptr) watch_context_->TryCancel();
+}
+
+absl::Status WorkerAgent::Register() {
+  while (!stopping_.load()) {
+    v1::RegisterWorkerResponse response;
+    const auto context = connection_->NewContext(kCallTimeout);
+    const absl::Status status =
+        FromGrpc(connection_->stub().RegisterWorker(context.get(), registration_, &response), "RegisterWorker");
+    if (status.ok()) {
+      absl::MutexLock lock(&mu_);
+      worker_name_ = response.worker();
+      heartbeat_interval_ =
+          response.has_heartbeat_interval()
+              ? absl::Seconds(response.heartbeat_interval().seconds()) +
+                    absl::Nanoseconds(response.heartbeat_interval().nanos())
+              : absl::Seconds(10);
+      FTD_LOG(INFO) << "registered as " << worker_name_ << " with " << options_.coordinator.address;
+      return absl::OkStatus();
+    }
+    // ALREADY_EXISTS: this instance's previous registration (a crashed run) still holds its lease; it runs out.
+    if (!Retryable(status) && !absl::IsAlreadyExists(status)) return status;
+    FTD_LOG(WARNING) << status << "; retrying";
+    std::this_thread::sleep_for(absl::ToChronoMilliseconds(kRetryPause));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WorkerAgent::Run() {
+  RETURN_IF_ERROR(Register());
+  watch_thread_ = std::thread([this] { WatchLoop(); });
+  report_thread_ = std::thread([this] { ReportLoop(); });
+  while (!stopping_.load()) {
+    v1::HeartbeatRequest request;
+    absl::Duration interval;
+    {
+      absl::MutexLock lock(&mu_);
+      request.set_worker(worker_name_);
+      interval = heartbeat_interval_;
+      for (const auto& [key, rank] : ranks_) {
+        if (!rank->finished()) *request.add_ranks() = rank->Status();
+      }
+    }
+    v1::HeartbeatResponse response;
+    const auto context = connection_->NewContext(kCallTimeout);
+    const absl::Status status =
+        FromGrpc(connection_->stub().Heartbeat(context.get(), request, &response), "Heartbeat");
+    if ((status.ok() && !response.lease_valid()) || absl::IsNotFound(status)) {
+      FTD_LOG(WARNING) << "lost the lease of " << request.worker() << "; aborting its ranks and registering again";
+      AbortAll("the worker lost its lease");
+      {
+        absl::MutexLock lock(&mu_);
+        if (watch_context_ != nullptr) watch_context_->TryCancel();
+      }
+      if (absl::Status registered = Register(); !registered.ok()) {
+        Stop();
+        return registered;
+      }
+      continue;
+    }
+    if (!status.ok()) FTD_LOG(WARNING) << status << "; will retry";
+    ReapFinished();
+    absl::SleepFor(interval);
+  }
+  return absl::OkStatus();
+}
+
+void WorkerAgent::WatchLoop() {
+  while (!stopping_.load()) {
+    grpc::ClientContext context;  // The channel adds the token.
+    v1::WatchAssignmentsRequest request;
+    {
+      absl::MutexLock lock(&mu_);
+      request.set_worker(worker_name_);
+      watch_context_ = &context;
+    }
+    if (stopping_.load()) context.TryCancel();
+    std::unique_ptr<grpc::ClientReader<v1::WorkerCommand>> reader =
+        connection_->stub().WatchAssignments(&context, request);
+    v1::WorkerCommand command;
+    while (reader->Read(&command)) Handle(command);
+    const absl::Status status = FromGrpc(reader->Finish(), "WatchAssignments");
+    {
+      absl::MutexLock lock(&mu_);
+      watch_context_ = nullptr;
+    }
+    if (stopping_.load()) return;
+    FTD_LOG(INFO) << "assignments stream ended (" << status << "); reconnecting";
+    std::this_thread::sleep_for(absl::ToChronoMilliseconds(kRetryPause));
+  }
+}
+
+void WorkerAgent::ReportLoop() {
+  while (!stopping_.load()) {
+    std::vector<std::shared_ptr<RankRun>> ranks;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [key, rank] : ranks_) {
+        if (!rank->finished()) ranks.push_back(rank);
+      }
+    }
+    for (const std::shared_ptr<RankRun>& rank : ranks) rank->Flush();
+    absl::SleepFor(options_.report_interval);
+  }
+}
+
+void WorkerAgent::Handle(const v1::WorkerCommand& command) {
+  if (command.has_run_rank()) {
+    StartRank(command.run_rank());
+  } else if (command.has_abort_rank()) {
+    AbortRank(command.abort_rank());
+  } else if (command.has_stop()) {
+    FTD_LOG(INFO) << "the coordinator asked this worker to stop: " << command.stop().reason();
+    Stop();
+  }
+}
+
+void WorkerAgent::StartRank(const v1::RunRank& run) {
+  if (run.task() != v1::RANK_TASK_TRAIN) {
+    FTD_LOG(WARNING) << "ignoring a " << v1::RankTask_Name(run.task()) << " rank of " << run.job()
+                     << ": evaluation ranks come with the benchmark battery";
+    return;
+  }
+  const auto key = std::make_tuple(run.job(), run.attempt(), run.rank());
+  std::vector<std::shared_ptr<RankRun>> older;
+  std::string worker_name;
+  {
+    absl::MutexLock lock(&mu_);
+    if (ranks_.contains(key)) return;  // Already running or ran: a replay after a reconnect.
+    for (const auto& [other_key, rank] : ranks_) {
+      if (std::get<0>(other_key) == run.job() && std::get<1>(other_key) < run.attempt()) older.push_back(rank);
+    }
+    worker_name = worker_name_;
+  }
+  // An older attempt of the same job may still be dying on this worker: it must be gone first.
+  for (const std::shared_ptr<RankRun>& rank : older) {
+    rank->Abort("superseded by attempt " + std::to_string(run.attempt()));
+    rank->Join();
+  }
+  auto rank = std::make_shared<RankRun>(run, options_, *connection_, worker_name, stopping_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ranks_.emplace(key, rank).second) return;
+  }
+  FTD_LOG(INFO) << "starting rank " << run.rank() << "/" << run.world_size() << " of " << run.job() << " attempt "
+                << run.attempt() << (run.resume_checkpoint().empty() ? "" : " resuming from ")
+                << run.resume_checkpoint();
+  rank->Start();
+}
+
+void WorkerAgent::AbortRank(const v1::AbortRank& abort) {
+  std::shared_ptr<RankRun> rank;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = ranks_.find(std::make_tuple(abort.job(), abort.attempt(), abort.rank()));
+    if (it == ranks_.end()) return;
+    rank = it->second;
+  }
+  rank->Abort(abort.reason());
+}
+
+void WorkerAgent::AbortAll(const std::string& reason) {
+  std::vector<std::shared_ptr<RankRun>> ranks;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, rank] : ranks_) ranks.push_back(rank);
+  }
+  for (const std::shared_ptr<RankRun>& rank : ranks) rank->Abort(reason);
+}
+
+void WorkerAgent::ReapFinished() {
+  // Finished ranks are kept (a replayed RunRank must stay a no-op) but their threads are joined; entries of older
+  // attempts of a job are dropped once a newer attempt of it exists.
+  std::vector<std::shared_ptr<RankRun>> finished;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = ranks_.begin(); it != ranks_.end(); ++it) {
+      if (it->second->finished()) finished.push_back(it->second);
+    }
+  }
+  for (const std::shared_ptr<RankRun>& rank : finished) rank->Join();
+}
+
+}  // namespace ftd
