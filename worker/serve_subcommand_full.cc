@@ -12,8 +12,12 @@
 #include <thread>
 #include <vector>
 
+#include "common/http/host_port.h"
+#include "common/http/http_server.h"
+#include "common/metrics/text_registry.h"
 #include "worker/serve_subcommand.h"
 #include "worker/service/worker_agent.h"
+#include "worker/service/worker_metrics.h"
 
 namespace ftd {
 
@@ -21,6 +25,7 @@ ServeSubcommand AddServeSubcommand(CLI::App& app) {
   auto options = std::make_shared<WorkerAgentOptions>();
   auto labels = std::make_shared<std::vector<std::string>>();
   auto report_seconds = std::make_shared<double>(1.0);
+  auto http_listen = std::make_shared<std::string>();
   ServeSubcommand serve;
   CLI::App* command = app.add_subcommand("serve", "Join an ftd coordinator and run the ranks it assigns");
   command->add_option("--coordinator", options->coordinator.address, "The coordinator's gRPC address, HOST:PORT")
@@ -42,8 +47,10 @@ ServeSubcommand AddServeSubcommand(CLI::App& app) {
   command->add_option("--collective-timeout", options->collective_timeout_s,
                       "Seconds a rank's collective call may wait for its peers (default 60)");
   command->add_option("--report-interval", *report_seconds, "Seconds between metric reports (default 1)");
+  command->add_option("--http-listen", *http_listen,
+                      "HOST:PORT for /metrics, /healthz, /readyz (port 0: any free port; default: no HTTP)");
   serve.command = command;
-  serve.run = [options, labels, report_seconds]() -> int {
+  serve.run = [options, labels, report_seconds, http_listen]() -> int {
     if (options->coordinator.token.empty()) {
       if (const char* token = std::getenv("FTD_TOKEN"); token != nullptr) options->coordinator.token = token;
     }
@@ -73,6 +80,32 @@ ServeSubcommand AddServeSubcommand(CLI::App& app) {
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    // /metrics, when asked for: the registry and probe outlive the agent (declared first, destroyed last).
+    TextMetricsRegistry registry;
+    std::unique_ptr<WorkerMetrics> metrics;
+    std::unique_ptr<HttpServer> http;
+    if (!http_listen->empty()) {
+      absl::StatusOr<HostPort> address = ParseHostPort(*http_listen, "--http-listen");
+      absl::StatusOr<std::unique_ptr<WorkerMetrics>> made = WorkerMetrics::Create(registry);
+      if (!address.ok() || !made.ok()) {
+        std::cerr << "ftd-worker serve: " << (address.ok() ? made.status() : address.status()).message() << "\n";
+        return 2;
+      }
+      metrics = *std::move(made);
+      options->metrics = metrics.get();
+      HttpServerOptions http_options;
+      http_options.address = address->host;
+      http_options.port = address->port;
+      http_options.metrics = &registry;
+      absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(http_options);
+      absl::Status started = server.ok() ? (*server)->Start() : server.status();
+      if (!started.ok()) {
+        std::cerr << "ftd-worker serve: --http-listen " << *http_listen << ": " << started.message() << "\n";
+        return 1;
+      }
+      http = *std::move(server);
+      std::cout << "ftd-worker: serving HTTP on " << JoinHostPort(address->host, http->port()) << std::endl;
+    }
     absl::StatusOr<std::unique_ptr<WorkerAgent>> agent = WorkerAgent::Create(*options);
     if (!agent.ok()) {
       std::cerr << "ftd-worker serve: " << agent.status().message() << "\n";

@@ -1,4 +1,4 @@
-// CoordinatorMetrics: scrape-time gauges over the store and the worker service, plus the lease counter.
+// CoordinatorMetrics: scrape-time gauges over the store and the worker service's leases, plus the lease counter.
 #include "coordinator/app/coordinator_metrics.h"
 
 #include <cstdint>
@@ -15,8 +15,10 @@ namespace ftd {
 absl::StatusOr<std::unique_ptr<CoordinatorMetrics>> CoordinatorMetrics::Create(MetricsRegistry& registry,
                                                                              const MetricsExporter& exporter,
                                                                              CoordinatorStore& store,
-                                                                             std::function<int()> live_workers) {
-  std::unique_ptr<CoordinatorMetrics> metrics(new CoordinatorMetrics(exporter, store, std::move(live_workers)));
+                                                                             LeaseExpiries lease_expiries,
+                                                                             std::function<absl::Time()> clock) {
+  std::unique_ptr<CoordinatorMetrics> metrics(
+      new CoordinatorMetrics(exporter, store, std::move(lease_expiries), std::move(clock)));
   ASSIGN_OR_RETURN(GaugeFamily * jobs,
                    registry.AddGauge("ftd_coordinator_jobs", "Jobs in the store, by state.", {"state"}));
   for (int state = v1::JobState_MIN; state <= v1::JobState_MAX; ++state) {
@@ -28,6 +30,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorMetrics>> CoordinatorMetrics::Create(M
   ASSIGN_OR_RETURN(GaugeFamily * workers,
                    registry.AddGauge("ftd_coordinator_workers_live", "Registered workers holding a lease.", {}));
   ASSIGN_OR_RETURN(metrics->workers_live_, workers->WithLabels({}));
+  ASSIGN_OR_RETURN(GaugeFamily * by_lease, registry.AddGauge("ftd_coordinator_workers",
+                                                             "Registered workers holding a lease, by whether it "
+                                                             "is still valid or ran out and awaits the sweep.",
+                                                             {"state"}));
+  ASSIGN_OR_RETURN(metrics->workers_by_lease_live_, by_lease->WithLabels({"live"}));
+  ASSIGN_OR_RETURN(metrics->workers_by_lease_expired_, by_lease->WithLabels({"expired_unswept"}));
   ASSIGN_OR_RETURN(CounterFamily * expired, registry.AddCounter("ftd_coordinator_leases_expired_total",
                                                                "Worker leases that ran out without a heartbeat.", {}));
   ASSIGN_OR_RETURN(metrics->leases_expired_, expired->WithLabels({}));
@@ -52,7 +60,15 @@ std::string CoordinatorMetrics::Expose() const {
   if (complete) {
     for (const auto& [state, gauge] : jobs_by_state_) gauge->Set(static_cast<double>(counts[state]));
   }
-  workers_live_->Set(live_workers_());
+  const std::map<std::string, absl::Time> leases = lease_expiries_();
+  const absl::Time now = clock_();
+  int64_t live = 0;
+  for (const auto& [id, expiry] : leases) {
+    if (expiry > now) ++live;  // As CoordinatorWorkerService::LiveWorkers counts.
+  }
+  workers_live_->Set(static_cast<double>(leases.size()));
+  workers_by_lease_live_->Set(static_cast<double>(live));
+  workers_by_lease_expired_->Set(static_cast<double>(static_cast<int64_t>(leases.size()) - live));
   return exporter_.Expose();
 }
 

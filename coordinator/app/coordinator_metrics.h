@@ -1,6 +1,6 @@
 // CoordinatorMetrics: the coordinator's Prometheus metrics, measured beside the daemon's parts: jobs by state and
-// live workers (gauges read from the store and the worker service when /metrics is scraped) and expired leases
-// (a counter the daemon's lease sweep increments).
+// workers by lease state (gauges read from the store and the worker service when /metrics is scraped) and expired
+// leases (a counter the daemon's lease sweep increments).
 #pragma once
 
 #include <functional>
@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/metrics/metrics.h"
 #include "coordinator/store/coordinator_store.h"
 
@@ -21,17 +22,24 @@ namespace ftd {
 //
 // Metrics:
 //   ftd_coordinator_jobs{state="QUEUED"|...}  gauge, jobs in each state (every state listed, zeros included);
-//   ftd_coordinator_workers_live              gauge, workers holding a lease;
+//   ftd_coordinator_workers_live              gauge, workers holding a lease (expired ones not yet swept included);
+//   ftd_coordinator_workers{state="live"|"expired_unswept"}
+//                                             gauge, the same workers split by the clock: a lease that ends after
+//                                             now is live, one that ended at or before now waits for the daemon's
+//                                             sweep (ExpireLeases) to drop it;
 //   ftd_coordinator_leases_expired_total      counter, worker leases that ran out.
 // The job gauge scans the store's jobs on every scrape: O(jobs), fine for the job counts one coordinator holds.
 class CoordinatorMetrics final : public MetricsExporter {
  public:
   // Makes the families in `registry`; Expose delegates to `exporter` (the same TextMetricsRegistry, in the daemon)
-  // after refreshing the gauges. `live_workers` is asked at scrape time.
+  // after refreshing the gauges. `lease_expiries` (CoordinatorWorkerService::LeaseExpiries: lease end by worker id)
+  // and `clock` are asked at scrape time.
+  using LeaseExpiries = std::function<std::map<std::string, absl::Time>()>;
   static absl::StatusOr<std::unique_ptr<CoordinatorMetrics>> Create(MetricsRegistry& registry,
                                                                     const MetricsExporter& exporter,
                                                                     CoordinatorStore& store,
-                                                                    std::function<int()> live_workers);
+                                                                    LeaseExpiries lease_expiries,
+                                                                    std::function<absl::Time()> clock);
 
   void LeasesExpired(int count) { leases_expired_->Increment(count); }
 
@@ -40,14 +48,18 @@ class CoordinatorMetrics final : public MetricsExporter {
   std::string Expose() const override;
 
  private:
-  CoordinatorMetrics(const MetricsExporter& exporter, CoordinatorStore& store, std::function<int()> live_workers)
-      : exporter_(exporter), store_(store), live_workers_(std::move(live_workers)) {}
+  CoordinatorMetrics(const MetricsExporter& exporter, CoordinatorStore& store, LeaseExpiries lease_expiries,
+                     std::function<absl::Time()> clock)
+      : exporter_(exporter), store_(store), lease_expiries_(std::move(lease_expiries)), clock_(std::move(clock)) {}
 
   const MetricsExporter& exporter_;
   CoordinatorStore& store_;
-  const std::function<int()> live_workers_;
+  const LeaseExpiries lease_expiries_;
+  const std::function<absl::Time()> clock_;
   std::map<int, Gauge*> jobs_by_state_;  // JobState number -> child; fixed after Create.
   Gauge* workers_live_ = nullptr;
+  Gauge* workers_by_lease_live_ = nullptr;
+  Gauge* workers_by_lease_expired_ = nullptr;
   Counter* leases_expired_ = nullptr;
 };
 

@@ -21,6 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/http/host_port.h"
 #include "common/http/http_server.h"
 #include "common/logging.h"
 #include "common/metrics/text_registry.h"
@@ -29,6 +30,7 @@
 #include "coordinator/service/job_events.h"
 #include "coordinator/service/job_service.h"
 #include "coordinator/service/auth.h"
+#include "coordinator/service/grpc_metrics.h"
 #include "coordinator/service/job_metrics.h"
 #include "coordinator/service/job_runtime.h"
 #include "coordinator/service/path_roots.h"
@@ -45,35 +47,10 @@
 namespace ftd {
 namespace {
 
-struct HostPort {
-  std::string host;
-  int port = 0;
-};
-
-// "host:port", "[v6]:port"; the port 0..65535. INVALID_ARGUMENT naming `flag` otherwise.
-absl::StatusOr<HostPort> ParseHostPort(absl::string_view address, absl::string_view flag) {
-  const size_t colon = address.rfind(':');
-  HostPort result;
-  if (colon == absl::string_view::npos || colon == 0 || !absl::SimpleAtoi(address.substr(colon + 1), &result.port) ||
-      result.port < 0 || result.port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": want \"host:port\", got \"", address, "\""));
-  }
-  absl::string_view host = address.substr(0, colon);
-  absl::ConsumePrefix(&host, "[");
-  absl::ConsumeSuffix(&host, "]");
-  result.host = std::string(host);
-  return result;
-}
-
 // How often Run places queued jobs. Submits and registrations do not wake it: at this cadence a poll costs one scan
 // of the unfinished jobs, and a job waits at most this long for free slots.
 constexpr absl::Duration kScheduleInterval = absl::Milliseconds(500);
 
-// "host:port" again, with brackets for an IPv6 host.
-std::string JoinHostPort(const std::string& host, int port) {
-  if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
-  return absl::StrCat(host, ":", port);
-}
 
 }  // namespace
 
@@ -92,6 +69,7 @@ struct FtdApplication::Parts {
   std::unique_ptr<JobRuntime> runtime;
   std::unique_ptr<SchedulingLoop> scheduler;
   std::unique_ptr<CoordinatorMetrics> metrics;
+  std::unique_ptr<GrpcServerMetrics> grpc_metrics;  // Its interceptors run inside the gRPC server below.
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<grpc::Server> grpc;
   std::atomic<bool> stopping{false};
@@ -161,7 +139,9 @@ absl::StatusOr<std::unique_ptr<FtdApplication>> FtdApplication::Create(FtdOption
                                                      parts->clock, scheduling_options);
   CoordinatorWorkerService* workers = parts->worker_service.get();
   ASSIGN_OR_RETURN(parts->metrics, CoordinatorMetrics::Create(*parts->registry, *parts->registry, *parts->store,
-                                                             [workers] { return workers->live_workers(); }));
+                                                             [workers] { return workers->LeaseExpiries(); },
+                                                             parts->clock));
+  ASSIGN_OR_RETURN(parts->grpc_metrics, GrpcServerMetrics::Create(*parts->registry));
   HttpServerOptions http_options;
   http_options.address = http_address.host;
   http_options.port = http_address.port;
@@ -185,6 +165,9 @@ absl::Status FtdApplication::Start() {
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   builder.RegisterService(p.job_service.get());
   builder.RegisterService(p.worker_service.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(p.grpc_metrics->InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   p.grpc = builder.BuildAndStart();
   if (p.grpc == nullptr || p.grpc_port == 0) {
     p.grpc.reset();

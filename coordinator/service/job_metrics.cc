@@ -19,20 +19,20 @@ T* Child(MetricFamily<T>* family, const std::vector<std::string>& labels) {
 absl::StatusOr<std::unique_ptr<JobMetrics>> JobMetrics::Create(MetricsRegistry& registry) {
   std::unique_ptr<JobMetrics> m(new JobMetrics());
   ASSIGN_OR_RETURN(m->train_loss_, registry.AddGauge("ftd_job_train_loss", "Latest training loss (nats/token).",
-                                                     {"job"}));
+                                                     {"job_name"}));
   ASSIGN_OR_RETURN(m->eval_loss_, registry.AddGauge("ftd_job_eval_loss", "Latest task validation loss (nats/token).",
-                                                    {"job"}));
+                                                    {"job_name"}));
   ASSIGN_OR_RETURN(m->general_perplexity_, registry.AddGauge("ftd_job_general_perplexity",
                                                              "Latest general-text perplexity (the guardrail).",
-                                                             {"job"}));
+                                                             {"job_name"}));
   ASSIGN_OR_RETURN(m->learning_rate_, registry.AddGauge("ftd_job_learning_rate", "Learning rate of the last step.",
-                                                        {"job"}));
+                                                        {"job_name"}));
   ASSIGN_OR_RETURN(m->grad_norm_, registry.AddGauge("ftd_job_grad_norm", "Gradient L2 norm of the last step.",
-                                                    {"job"}));
+                                                    {"job_name"}));
   ASSIGN_OR_RETURN(m->step_seconds_, registry.AddGauge("ftd_job_step_seconds", "Wall time of the last step.",
-                                                       {"job"}));
+                                                       {"job_name"}));
   ASSIGN_OR_RETURN(m->tokens_, registry.AddCounter("ftd_job_tokens_total", "Training tokens over all ranks.",
-                                                   {"job"}));
+                                                   {"job_name"}));
   ASSIGN_OR_RETURN(CounterFamily * submitted,
                    registry.AddCounter("ftd_coordinator_jobs_submitted_total", "Jobs accepted by SubmitJob.", {}));
   m->submitted_ = Child(submitted, {});
@@ -63,35 +63,28 @@ absl::StatusOr<std::unique_ptr<JobMetrics>> JobMetrics::Create(MetricsRegistry& 
   return m;
 }
 
-JobMetrics::JobSeries* JobMetrics::Series(absl::string_view job) {
-  auto it = jobs_.find(job);
-  if (it != jobs_.end()) return &it->second;
-  const std::vector<std::string> labels = {std::string(job)};
-  JobSeries series;
-  series.train_loss = Child(train_loss_, labels);
-  series.eval_loss = Child(eval_loss_, labels);
-  series.general_perplexity = Child(general_perplexity_, labels);
-  series.learning_rate = Child(learning_rate_, labels);
-  series.grad_norm = Child(grad_norm_, labels);
-  series.step_seconds = Child(step_seconds_, labels);
-  series.tokens = Child(tokens_, labels);
-  return &jobs_.emplace(std::string(job), series).first->second;
-}
-
 void JobMetrics::Sample(absl::string_view job, const v1::MetricsSample& sample) {
-  absl::MutexLock lock(&mu_);
-  JobSeries& s = *Series(job);
-  if (sample.has_train_loss()) s.train_loss->Set(sample.train_loss());
-  if (sample.has_eval_task_loss()) s.eval_loss->Set(sample.eval_task_loss());
-  if (sample.has_eval_general_perplexity()) s.general_perplexity->Set(sample.eval_general_perplexity());
-  if (sample.has_learning_rate()) s.learning_rate->Set(sample.learning_rate());
-  if (sample.has_grad_norm()) s.grad_norm->Set(sample.grad_norm());
+  // Children are made on first use, so a value a job never reported (no evals) is absent, not a misleading 0.
+  const std::vector<std::string> labels = {std::string(job)};
+  auto set = [&](GaugeFamily* family, double value) {
+    if (Gauge* gauge = Child(family, labels); gauge != nullptr) gauge->Set(value);
+  };
+  if (sample.has_train_loss()) set(train_loss_, sample.train_loss());
+  if (sample.has_eval_task_loss()) set(eval_loss_, sample.eval_task_loss());
+  if (sample.has_eval_general_perplexity()) set(general_perplexity_, sample.eval_general_perplexity());
+  if (sample.has_learning_rate()) set(learning_rate_, sample.learning_rate());
+  if (sample.has_grad_norm()) set(grad_norm_, sample.grad_norm());
   if (auto seconds = sample.extra().find("step_seconds"); seconds != sample.extra().end()) {
-    s.step_seconds->Set(seconds->second);
+    set(step_seconds_, seconds->second);
   }
-  if (sample.has_tokens_seen() && sample.tokens_seen() > s.tokens_seen) {
-    s.tokens->Increment(static_cast<double>(sample.tokens_seen() - s.tokens_seen));
-    s.tokens_seen = sample.tokens_seen();
+  if (!sample.has_tokens_seen()) return;
+  absl::MutexLock lock(&mu_);
+  int64_t& seen = tokens_seen_[std::string(job)];
+  if (sample.tokens_seen() > seen) {
+    if (Counter* tokens = Child(tokens_, labels); tokens != nullptr) {
+      tokens->Increment(static_cast<double>(sample.tokens_seen() - seen));
+    }
+    seen = sample.tokens_seen();
   }
 }
 

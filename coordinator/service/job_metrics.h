@@ -18,9 +18,10 @@
 namespace ftd {
 
 // Metrics:
-//   ftd_job_train_loss{job}, ftd_job_eval_loss{job}, ftd_job_general_perplexity{job}, ftd_job_learning_rate{job},
-//   ftd_job_grad_norm{job}, ftd_job_step_seconds{job}   gauges, the job's latest rank-0 values;
-//   ftd_job_tokens_total{job}                           counter, training tokens over all ranks;
+//   ftd_job_train_loss{job_name}, ftd_job_eval_loss, ftd_job_general_perplexity, ftd_job_learning_rate,
+//   ftd_job_grad_norm, ftd_job_step_seconds             gauges, the job's latest rank-0 values (job_name="jobs/ft-..."
+//                                                       : not "job", which Prometheus sets to the scrape job);
+//   ftd_job_tokens_total{job_name}                      counter, training tokens over all ranks;
 //   ftd_coordinator_jobs_submitted_total                counter;
 //   ftd_coordinator_jobs_finished_total{result}         counter, SUCCEEDED / FAILED / CANCELLED / EARLY_STOPPED;
 //   ftd_coordinator_job_restarts_total                  counter;
@@ -47,18 +48,7 @@ class JobMetrics {
   void SchedulingCycle(double seconds) { cycle_->Observe(seconds); }
 
  private:
-  struct JobSeries {
-    Gauge* train_loss = nullptr;
-    Gauge* eval_loss = nullptr;
-    Gauge* general_perplexity = nullptr;
-    Gauge* learning_rate = nullptr;
-    Gauge* grad_norm = nullptr;
-    Gauge* step_seconds = nullptr;
-    Counter* tokens = nullptr;
-    int64_t tokens_seen = 0;  // The last cumulative value, to count only what is new.
-  };
   JobMetrics() = default;
-  JobSeries* Series(absl::string_view job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   GaugeFamily* train_loss_ = nullptr;
   GaugeFamily* eval_loss_ = nullptr;
@@ -77,7 +67,7 @@ class JobMetrics {
   Histogram* cycle_ = nullptr;
 
   absl::Mutex mu_;
-  std::map<std::string, JobSeries, std::less<>> jobs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> tokens_seen_ ABSL_GUARDED_BY(mu_);  // Job -> the last cumulative tokens_seen.
 };
 
 }  // namespace ftd

@@ -26,9 +26,6 @@
 namespace ftd {
 namespace {
 
-// Every job is one user's until JobSpec names users.
-constexpr char kOnlyUser[] = "";
-
 absl::StatusOr<int64_t> EstimateFromConfig(const v1::JobSpec& resolved) {
   ASSIGN_OR_RETURN(const LlamaConfig config, LoadLlamaConfig(resolved.base_model()));
   ASSIGN_OR_RETURN(const MemoryEstimate estimate, EstimateRankMemory(ModelShapeOf(config), TrainShapeOf(resolved)));
@@ -79,7 +76,7 @@ absl::StatusOr<int> SchedulingLoop::Cycle() {
   ASSIGN_OR_RETURN(const std::vector<v1::Job> jobs, ListUnfinishedJobs(store_));
 
   std::set<std::string> busy;
-  int64_t running_ranks = 0;
+  std::map<std::string, int64_t> running_ranks;  // User -> ranks of theirs placed now: fair share's input.
   std::vector<QueuedJob> queued;
   std::map<std::string, const v1::Job*> queued_by_name;
   std::map<std::string, absl::StatusOr<int64_t>> still_queued_memory;
@@ -87,7 +84,7 @@ absl::StatusOr<int> SchedulingLoop::Cycle() {
     const v1::Job& job = jobs[i];
     if (job.state() != v1::JOB_STATE_QUEUED) {
       for (const v1::RankPlacement& rank : job.placement()) busy.insert(rank.worker());
-      running_ranks += job.placement_size();
+      running_ranks[job.user()] += job.placement_size();
       continue;
     }
     absl::StatusOr<int64_t> bytes = RankMemory(job);
@@ -95,7 +92,7 @@ absl::StatusOr<int> SchedulingLoop::Cycle() {
     if (!bytes.ok()) continue;
     QueuedJob entry;
     entry.job = job.name();
-    entry.user = kOnlyUser;
+    entry.user = job.user();
     entry.priority = job.resolved_spec().priority();
     entry.submit_sequence = static_cast<int64_t>(i);  // ListUnfinishedJobs is in creation order.
     entry.world_size = std::max(job.resolved_spec().world_size(), 1);
@@ -119,7 +116,7 @@ absl::StatusOr<int> SchedulingLoop::Cycle() {
   std::vector<WorkerSlot> slots = WorkerSlotsOf(usable);
   for (WorkerSlot& slot : slots) slot.busy = busy.contains(slot.worker);
 
-  const std::vector<Placement> placements = ScheduleCycle(queued, slots, {{kOnlyUser, running_ranks}});
+  const std::vector<Placement> placements = ScheduleCycle(queued, slots, running_ranks);
   int placed = 0;
   for (const Placement& placement : placements) {
     const v1::Job& job = *queued_by_name.at(placement.job);

@@ -171,6 +171,15 @@ TEST(FtdDaemonTest, ServesSurvivesSigkillAndStopsOnSigterm) {
     EXPECT_EQ(metrics->status, 200);
     EXPECT_THAT(metrics->body, HasSubstr("ftd_coordinator_jobs{state=\"QUEUED\"} 1"));
     EXPECT_THAT(metrics->body, HasSubstr("ftd_coordinator_workers_live 0"));
+    EXPECT_THAT(metrics->body, HasSubstr("ftd_coordinator_workers{state=\"live\"} 0"));
+    EXPECT_THAT(metrics->body, HasSubstr("ftd_coordinator_workers{state=\"expired_unswept\"} 0"));
+    // The gRPC interceptor saw the health check (a callback service inside gRPC) and the submit.
+    EXPECT_THAT(metrics->body,
+                HasSubstr("ftd_grpc_server_handled_total{method=\"grpc.health.v1.Health/Check\",code=\"OK\"} 1"));
+    EXPECT_THAT(metrics->body,
+                HasSubstr("ftd_grpc_server_handled_total{method=\"ftd.v1.JobService/SubmitJob\",code=\"OK\"} 1"));
+    EXPECT_THAT(metrics->body,
+                HasSubstr("ftd_grpc_server_handling_seconds_count{method=\"ftd.v1.JobService/SubmitJob\"} 1"));
     httplib::Result healthz = http.Get("/healthz");
     ASSERT_TRUE(healthz) << httplib::to_string(healthz.error());
     EXPECT_EQ(healthz->status, 200);

@@ -142,6 +142,15 @@ class Cluster:
         self.workers[name] = process
         return process
 
+    def worker_http_port(self, name):
+        """The port `ftd-worker serve --http-listen 127.0.0.1:0` printed."""
+        def port():
+            for line in self.read("%s.log" % name).splitlines():
+                if line.startswith("ftd-worker: serving HTTP on "):
+                    return int(line.rsplit(":", 1)[1])
+            return None
+        return wait_for(port, 30, "%s to serve HTTP" % name)
+
     def kill_worker(self, name):
         process = self.workers.pop(name)
         process.send_signal(signal.SIGKILL)

@@ -22,6 +22,7 @@
 #include "worker/service/checkpoint_sync.h"
 #include "worker/service/provenance.h"
 #include "worker/service/rank_process.h"
+#include "worker/service/worker_metrics.h"
 
 namespace ftd {
 
@@ -130,21 +131,32 @@ class RankRun {
       const auto context = connection_.NewContext(kCallTimeout);
       const absl::Status status =
           FromGrpc(connection_.stub().ReportMetrics(context.get(), request, &response), "ReportMetrics");
-      if (status.ok()) return;
+      if (status.ok()) {
+        Count(&WorkerMetrics::Report, "ok");
+        return;
+      }
       if (absl::IsFailedPrecondition(status)) {
+        Count(&WorkerMetrics::Report, "dropped");
         FTD_LOG(INFO) << status;
         Abort(std::string(status.message()));
         return;
       }
       if (!Retryable(status) || stopping_.load()) {
         FTD_LOG(WARNING) << "rank " << run_.rank() << " of " << run_.job() << ": dropping a report: " << status;
+        Count(&WorkerMetrics::Report, "dropped");
         return;
       }
+      Count(&WorkerMetrics::Report, "retried");
       std::this_thread::sleep_for(absl::ToChronoMilliseconds(kRetryPause));
     }
   }
 
  private:
+  // Calls a WorkerMetrics counter method when the worker has metrics.
+  void Count(void (WorkerMetrics::*method)(absl::string_view), absl::string_view label) {
+    if (options_.metrics != nullptr) (options_.metrics->*method)(label);
+  }
+
   void SetState(v1::RankState state) {
     absl::MutexLock lock(&mu_);
     status_.set_state(state);
@@ -216,6 +228,7 @@ class RankRun {
     tokens_seen_ += tokens;
     sample.set_tokens_seen(tokens_seen_);
     sample.set_train_loss(line.at("loss").get<double>());
+    if (options_.metrics != nullptr) options_.metrics->TrainLoss(run_.job(), run_.rank(), sample.train_loss());
     sample.set_learning_rate(line.at("lr").get<double>());
     sample.set_grad_norm(line.at("grad_norm").get<double>());
     if (seconds > 0) sample.set_tokens_per_second(static_cast<double>(tokens) / seconds);
@@ -249,10 +262,12 @@ class RankRun {
     Flush();  // The steps before the checkpoint reach the coordinator first.
     absl::Status status = local_checkpoints_ == nullptr ? absl::FailedPreconditionError("no local store") : absl::OkStatus();
     for (int attempt = 0; status.ok() || Retryable(status); ++attempt) {
+      const absl::Time started = absl::Now();
       absl::StatusOr<v1::Checkpoint> stored =
           UploadCheckpoint(connection_, *local_checkpoints_, name, {run_.job(), run_.attempt()}, Kind(), best);
       status = stored.status();
       if (status.ok()) {
+        Uploaded(started, *stored);
         Log(v1::LOG_LEVEL_INFO, absl::StrCat("uploaded checkpoint ", stored->name(), best ? " (best)" : ""));
         return;
       }
@@ -260,6 +275,13 @@ class RankRun {
       std::this_thread::sleep_for(absl::ToChronoMilliseconds(kRetryPause));
     }
     Log(v1::LOG_LEVEL_WARNING, absl::StrCat("checkpoint ", name, " was not uploaded: ", status.message()));
+  }
+
+  void Uploaded(absl::Time started, const v1::Checkpoint& stored) {
+    if (options_.metrics != nullptr) {
+      options_.metrics->CheckpointUploaded(absl::ToDoubleSeconds(absl::Now() - started),
+                                           static_cast<double>(stored.size_bytes()));
+    }
   }
 
   absl::Status Prepare() {
@@ -348,7 +370,9 @@ class RankRun {
     const int64_t steps = result.value("steps", int64_t{0});
     absl::StatusOr<v1::Checkpoint> stored;
     for (int attempt = 0; attempt < 60 && !stopping_.load(); ++attempt) {
+      const absl::Time started = absl::Now();
       stored = UploadFinalResult(connection_, output, {run_.job(), run_.attempt()}, Kind(), steps);
+      if (stored.ok()) Uploaded(started, *stored);
       if (!Retryable(stored.status())) break;
       std::this_thread::sleep_for(absl::ToChronoMilliseconds(kRetryPause));
     }
@@ -386,6 +410,7 @@ class RankRun {
       status_.set_attempt(run_.attempt());
       status_.set_rank(run_.rank());
     }
+    if (options_.metrics != nullptr) options_.metrics->RankStarted();
     SetState(v1::RANK_STATE_STARTING);
     Flush();
     absl::Status outcome = Prepare();
@@ -411,7 +436,7 @@ class RankRun {
           aborted = aborted_;
         }
         if (aborted) {
-          MarkFinished();
+          MarkFinished("aborted");
           return;
         }
         outcome = exit.ok() ? Finish() : ChildError(exit);
@@ -424,10 +449,18 @@ class RankRun {
       Fail(outcome);
     }
     Flush();
-    MarkFinished();
+    v1::RankState state;
+    {
+      absl::MutexLock lock(&mu_);
+      state = status_.state();
+    }
+    MarkFinished(state == v1::RANK_STATE_FAILED          ? "failed"
+                 : state == v1::RANK_STATE_EARLY_STOPPED ? "early_stopped"
+                                                         : "done");
   }
 
-  void MarkFinished() {
+  void MarkFinished(absl::string_view result) {
+    if (options_.metrics != nullptr) options_.metrics->RankEnded(result);
     absl::MutexLock lock(&mu_);
     finished_ = true;
     process_.reset();
@@ -551,6 +584,7 @@ absl::Status WorkerAgent::Run() {
         FromGrpc(connection_->stub().Heartbeat(context.get(), request, &response), "Heartbeat");
     if ((status.ok() && !response.lease_valid()) || absl::IsNotFound(status)) {
       FTD_LOG(WARNING) << "lost the lease of " << request.worker() << "; aborting its ranks and registering again";
+      if (options_.metrics != nullptr) options_.metrics->LeaseLost();
       AbortAll("the worker lost its lease");
       {
         absl::MutexLock lock(&mu_);

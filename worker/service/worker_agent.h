@@ -22,6 +22,8 @@
 
 namespace ftd {
 
+class WorkerMetrics;
+
 struct WorkerAgentOptions {
   CoordinatorConnectionOptions coordinator;
   // Each rank runs in <work_dir>/jobs/<job>/attempt-<A>/rank-<R> (spec.yaml, output/, checkpoints/, error.json).
@@ -38,9 +40,12 @@ struct WorkerAgentOptions {
   // Bound on each collective call of a rank: a lost peer fails the rank (RANK_LOST) this soon.
   double collective_timeout_s = 60;
   std::string version;  // ftd version reported at registration.
+  // Where ranks, reports and uploads are counted (worker_metrics.h); null: nowhere. Must outlive the agent.
+  WorkerMetrics* metrics = nullptr;
 };
 
 class RankRun;
+class WorkerMetrics;
 
 // Lifecycle: Create, Run (blocks) on one thread, Stop from any thread (e.g. a signal watcher) makes Run abort the
 // running ranks and return. Threading: Run's thread heartbeats and (re)registers; one thread reads the assignments

@@ -1,0 +1,84 @@
+"""Done-when 5 of the coordinator issue: a real Prometheus (Debian's package) scrapes ftd and a worker while a job
+runs; `promtool check metrics` passes on both endpoints and a query through Prometheus's HTTP API returns the job's
+train loss. Skips with a message where prometheus or promtool is absent."""
+
+import json
+import shutil
+import subprocess
+import unittest
+import urllib.parse
+import urllib.request
+
+import cluster
+
+
+def fetch(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
+@unittest.skipUnless(shutil.which("prometheus") and shutil.which("promtool"),
+                     "prometheus/promtool not on PATH (Debian package prometheus): not scraped")
+class PrometheusTest(unittest.TestCase):
+    def setUp(self):
+        self.cluster = cluster.Cluster()
+        self.addCleanup(self.cluster.close)
+
+    def query(self, port, expression):
+        url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": expression}))
+        answer = json.loads(fetch(url))
+        self.assertEqual(answer["status"], "success", answer)
+        return answer["data"]["result"]
+
+    def test_prometheus_scrapes_the_coordinator_and_a_worker(self):
+        c = self.cluster
+        dataset = c.path("data.jsonl")
+        cluster.write_dataset(dataset)
+        c.start_ftd()
+        c.start_worker("w1", ["--http-listen", "127.0.0.1:0"])
+        worker_port = c.worker_http_port("w1")
+        c.wait_workers(1)
+
+        prometheus_port = cluster.free_port()
+        with open(c.path("prometheus.yml"), "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+                    "scrape_configs:\n"
+                    "  - job_name: ftd\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n"
+                    "  - job_name: ftd-worker\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n"
+                    % (c.http_port, worker_port))
+        log = c.open_log("prometheus.log", "w")
+        prometheus = subprocess.Popen(
+            ["prometheus", "--config.file=" + c.path("prometheus.yml"), "--storage.tsdb.path=" + c.path("tsdb"),
+             "--web.listen-address=127.0.0.1:%d" % prometheus_port, "--log.level=warn"],
+            stdout=log, stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: (prometheus.kill(), prometheus.wait()))
+
+        # A job long enough to be scraped while it runs.
+        job = c.submit(cluster.lora_spec(dataset, max_steps=150, save_steps=50, world_size=1))
+        cluster.wait_for(lambda: cluster.step(c.job(job)) >= 5, 60, "training to start")
+        loss = cluster.wait_for(
+            lambda: self.query(prometheus_port, 'ftd_job_train_loss{job_name="%s"}' % job), 60,
+            "Prometheus to hold the job's train loss")
+        self.assertGreater(float(loss[0]["value"][1]), 0)
+        worker_loss = cluster.wait_for(
+            lambda: self.query(prometheus_port, 'ftd_worker_rank_train_loss{job_name="%s",rank="0"}' % job), 60,
+            "Prometheus to hold the worker's rank loss")
+        self.assertGreater(float(worker_loss[0]["value"][1]), 0)
+        targets = json.loads(fetch("http://127.0.0.1:%d/api/v1/targets" % prometheus_port))
+        self.assertEqual(sorted(t["health"] for t in targets["data"]["activeTargets"]), ["up", "up"])
+
+        for port in (c.http_port, worker_port):
+            exposition = fetch("http://127.0.0.1:%d/metrics" % port)
+            check = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True,
+                                   text=True)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        watch = c.ftctl("watch", job, check=False, timeout=300)
+        self.assertEqual(watch.returncode, 0, watch.stdout + watch.stderr + c.logs())
+        self.assertIn('ftd_coordinator_jobs_finished_total{result="SUCCEEDED"} 1',
+                      fetch("http://127.0.0.1:%d/metrics" % c.http_port))
+        self.assertIn('ftd_worker_rank_exits_total{result="done"} 1',
+                      fetch("http://127.0.0.1:%d/metrics" % worker_port))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,47 @@
+// WorkerMetrics: what `ftd-worker serve` exposes on its /metrics: ranks running and how they ended, report batches,
+// checkpoint uploads, lost leases, and each running rank's latest training loss. A probe beside the agent; names
+// per STYLE.md.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/metrics/metrics.h"
+
+namespace ftd {
+
+// Metrics:
+//   ftd_worker_ranks_running                      gauge;
+//   ftd_worker_rank_exits_total{result}           counter: done, early_stopped, failed, aborted;
+//   ftd_worker_reports_total{result}              counter: ReportMetrics batches, ok / retried / dropped;
+//   ftd_worker_checkpoint_upload_seconds          histogram, one upload (training checkpoint or final result);
+//   ftd_worker_checkpoint_upload_bytes_total      counter;
+//   ftd_worker_leases_lost_total                  counter;
+//   ftd_worker_rank_train_loss{job_name,rank}          gauge, the rank's last step loss.
+// Thread-safe. Lifecycle: Create over the registry the worker's HTTP server exposes; the registry outlives it.
+class WorkerMetrics {
+ public:
+  static absl::StatusOr<std::unique_ptr<WorkerMetrics>> Create(MetricsRegistry& registry);
+
+  void RankStarted() { running_->Increment(); }
+  // `result`: "done", "early_stopped", "failed" or "aborted".
+  void RankEnded(absl::string_view result);
+  void Report(absl::string_view result);
+  void CheckpointUploaded(double seconds, double bytes);
+  void LeaseLost() { leases_lost_->Increment(); }
+  void TrainLoss(absl::string_view job, int rank, double loss);
+
+ private:
+  WorkerMetrics() = default;
+  Gauge* running_ = nullptr;
+  CounterFamily* exits_ = nullptr;
+  CounterFamily* reports_ = nullptr;
+  Histogram* upload_seconds_ = nullptr;
+  Counter* upload_bytes_ = nullptr;
+  Counter* leases_lost_ = nullptr;
+  GaugeFamily* train_loss_ = nullptr;
+};
+
+}  // namespace ftd
