@@ -13,6 +13,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -47,8 +48,8 @@
 namespace ftd {
 namespace {
 
-// How often Run places queued jobs. Submits and registrations do not wake it: at this cadence a poll costs one scan
-// of the unfinished jobs, and a job waits at most this long for free slots.
+// The longest the control thread waits between cycles when nothing wakes it (restart backoffs end by the clock
+// alone); submits, registrations and freed ranks wake it at once (SchedulingLoop::Wake).
 constexpr absl::Duration kScheduleInterval = absl::Milliseconds(500);
 
 
@@ -117,7 +118,9 @@ absl::StatusOr<std::unique_ptr<FtdApplication>> FtdApplication::Create(FtdOption
   job_options.metrics = parts->job_metrics.get();
   job_options.on_cancelled = [raw = parts.get()](const v1::Job& before) {
     raw->runtime->AbortRanks(before, "the job was cancelled");
+    raw->scheduler->Wake();
   };
+  job_options.on_submitted = [raw = parts.get()] { raw->scheduler->Wake(); };
   Parts* raw = parts.get();  // The worker service and runtime are made below; the lambdas run only once serving.
   job_options.list_workers = [raw] { return ListWorkerInfos(*raw->store, raw->worker_service->LeaseExpiries()); };
   job_options.scratch_dir = absl::StrCat(options.data_dir, "/scratch");
@@ -125,11 +128,13 @@ absl::StatusOr<std::unique_ptr<FtdApplication>> FtdApplication::Create(FtdOption
                    CoordinatorJobService::Create(*parts->store, *parts->events, parts->clock, job_options));
   WorkerServiceOptions worker_options;
   worker_options.lease_duration = options.lease_duration;
+  worker_options.on_registered = [raw = parts.get()] { raw->scheduler->Wake(); };
   ASSIGN_OR_RETURN(parts->worker_service,
                    CoordinatorWorkerService::Create(*parts->store, parts->clock, worker_options));
   JobRuntimeOptions runtime_options;
   runtime_options.restart.initial_backoff = options.restart_backoff;
   runtime_options.metrics = parts->job_metrics.get();
+  runtime_options.on_slots_changed = [raw = parts.get()] { raw->scheduler->Wake(); };
   parts->runtime = std::make_unique<JobRuntime>(*parts->store, *parts->events, *parts->worker_service, parts->clock,
                                                 runtime_options);
   parts->worker_service->AttachRuntime(parts->runtime.get());
@@ -188,11 +193,31 @@ absl::Status FtdApplication::Run() {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  // One thread sweeps leases (every lease_check_interval) and runs a scheduling cycle every tick, after the sweep,
-  // so a cycle never sees a worker half-expired.
+  // The control thread sweeps leases (every lease_check_interval), releases restarts and runs a scheduling cycle,
+  // in that order, so a cycle never sees a worker half-expired; it cycles again as soon as something wakes the
+  // scheduler (a submit, a registration, freed ranks) or after a tick. This thread only waits for a stop signal.
   const absl::Duration tick = std::min(p.options.lease_check_interval, kScheduleInterval);
-  const timespec wait = absl::ToTimespec(tick);
-  absl::Time next_sweep = absl::Now() + p.options.lease_check_interval;
+  std::thread control([&p, tick] {
+    absl::Time next_sweep = absl::Now() + p.options.lease_check_interval;
+    while (!p.stopping.load()) {
+      if (absl::Now() >= next_sweep) {
+        next_sweep = absl::Now() + p.options.lease_check_interval;
+        const std::vector<std::string> expired = p.worker_service->ExpireLeases(p.clock());
+        p.metrics->LeasesExpired(static_cast<int>(expired.size()));
+        for (const std::string& id : expired) FTD_LOG(WARNING) << "ftd: worker workers/" << id << " lost its lease";
+        p.runtime->WorkersLost(expired);
+      }
+      if (absl::StatusOr<int> released = p.runtime->ReleaseRestarts(); !released.ok()) {
+        FTD_LOG(WARNING) << "ftd: releasing restarts: " << released.status();
+      }
+      if (absl::StatusOr<int> placed = p.scheduler->RunCycle(); !placed.ok()) {
+        FTD_LOG(WARNING) << "ftd: scheduling cycle: " << placed.status();
+      }
+      p.scheduler->WaitForWake(std::min(tick, std::max(next_sweep - absl::Now(), absl::ZeroDuration())));
+    }
+  });
+  const timespec wait = absl::ToTimespec(absl::Milliseconds(500));
+  absl::Status result = absl::OkStatus();
   while (true) {
     const int received = sigtimedwait(&stop_signals, nullptr, &wait);
     if (received == SIGINT || received == SIGTERM) {
@@ -200,24 +225,15 @@ absl::Status FtdApplication::Run() {
       break;
     }
     if (received < 0 && errno != EAGAIN && errno != EINTR) {
-      return absl::InternalError(absl::StrCat("sigtimedwait: ", std::generic_category().message(errno)));
-    }
-    if (absl::Now() >= next_sweep) {
-      next_sweep = absl::Now() + p.options.lease_check_interval;
-      const std::vector<std::string> expired = p.worker_service->ExpireLeases(p.clock());
-      p.metrics->LeasesExpired(static_cast<int>(expired.size()));
-      for (const std::string& id : expired) FTD_LOG(WARNING) << "ftd: worker workers/" << id << " lost its lease";
-      p.runtime->WorkersLost(expired);
-    }
-    if (absl::StatusOr<int> released = p.runtime->ReleaseRestarts(); !released.ok()) {
-      FTD_LOG(WARNING) << "ftd: releasing restarts: " << released.status();
-    }
-    if (absl::StatusOr<int> placed = p.scheduler->RunCycle(); !placed.ok()) {
-      FTD_LOG(WARNING) << "ftd: scheduling cycle: " << placed.status();
+      result = absl::InternalError(absl::StrCat("sigtimedwait: ", std::generic_category().message(errno)));
+      break;
     }
   }
+  p.stopping.store(true);
+  p.scheduler->Wake();
+  control.join();
   Shutdown();
-  return absl::OkStatus();
+  return result;
 }
 
 void FtdApplication::Shutdown() {
@@ -226,7 +242,7 @@ void FtdApplication::Shutdown() {
   p.shut_down = true;
   p.stopping.store(true);
   // Blocked WatchJob, WatchAssignments and RendezvousWait calls return first, so the gRPC shutdown does not wait out
-  // its grace. No cycle runs any more: Run's loop has ended (or never started).
+  // its grace. No cycle runs any more: Run's control thread has ended (or never started).
   p.events->Shutdown();
   p.worker_service->Shutdown();
   if (p.grpc != nullptr) p.grpc->Shutdown(absl::ToChronoTime(absl::Now() + p.options.shutdown_grace));

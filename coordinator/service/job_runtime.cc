@@ -155,6 +155,7 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
     return absl::OkStatus();
   }));
   (void)job;
+  if (ended != v1::JOB_STATE_UNSPECIFIED && options_.on_slots_changed) options_.on_slots_changed();
   if (options_.metrics != nullptr) {
     if (rank0) {
       for (const v1::MetricsSample& sample : request.metrics()) options_.metrics->Sample(request.job(), sample);
@@ -213,6 +214,7 @@ absl::Status JobRuntime::FailAttempt(absl::string_view job_id, int32_t attempt, 
     if (IsTerminal(after->state())) options_.metrics->Finished(after->state());
   }
   AbortRanks(*before, absl::StrCat("attempt ", attempt, " ended: ", error.message()));
+  if (options_.on_slots_changed) options_.on_slots_changed();
   if (absl::Status deleted = store_.RendezvousDeleteScope(absl::StrCat(after->name(), "/", attempt));
       !deleted.ok()) {
     FTD_LOG(WARNING) << "job " << after->name() << ": removing the rendezvous keys of attempt " << attempt << ": "
@@ -306,6 +308,7 @@ absl::StatusOr<int> JobRuntime::ReleaseRestarts() {
     RETURN_IF_ERROR(queued.status());
     ++released;
   }
+  if (released > 0 && options_.on_slots_changed) options_.on_slots_changed();
   return released;
 }
 

@@ -34,6 +34,9 @@ struct JobRuntimeOptions {
   // Where samples, restarts, finishes, early stops and checkpoint uploads are counted; null: nowhere. Must outlive
   // the runtime.
   JobMetrics* metrics = nullptr;
+  // Called when ranks were freed or a job may be placed again (an attempt or a job ended, a backoff passed), so the
+  // daemon can run a scheduling cycle at once. May be null.
+  std::function<void()> on_slots_changed;
   // Chunk size of GetCheckpoint streams.
   int64_t checkpoint_chunk_bytes = int64_t{1} << 20;
 };

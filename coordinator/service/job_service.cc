@@ -209,6 +209,7 @@ absl::StatusOr<v1::Job> CoordinatorJobService::Submit(const v1::SubmitJobRequest
     if (!request.request_id().empty()) request_ids_[request.request_id()] = id;
     events_.Publish(id, created->last_event_sequence());
     if (options_.metrics != nullptr) options_.metrics->Submitted();
+    if (options_.on_submitted) options_.on_submitted();
     return created;
   }
   return absl::InternalError(absl::StrCat("no free job id after ", kMaxIdAttempts, " attempts"));

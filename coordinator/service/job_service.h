@@ -48,6 +48,8 @@ struct JobServiceOptions {
   // Called with the job as it was just before CancelJob moved it to CANCELLED (its placement intact), so the
   // daemon can abort its ranks at once. May be null.
   std::function<void(const v1::Job& before)> on_cancelled;
+  // Called after a job is stored (the daemon wakes the scheduler). May be null.
+  std::function<void()> on_submitted;
   // Counts accepted submissions and cancellations; may be null. Must outlive the service.
   JobMetrics* metrics = nullptr;
 };

@@ -71,6 +71,24 @@ absl::StatusOr<int> SchedulingLoop::RunCycle() {
   return placed;
 }
 
+void SchedulingLoop::Wake() {
+  absl::MutexLock lock(&wake_mu_);
+  woken_ = true;
+  wake_cv_.Signal();
+}
+
+bool SchedulingLoop::WaitForWake(absl::Duration timeout) {
+  absl::MutexLock lock(&wake_mu_);
+  // The wait is on the wall clock: it paces the daemon's loop, not the jobs' timeline.
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!woken_) {
+    if (wake_cv_.WaitWithDeadline(&wake_mu_, deadline)) break;
+  }
+  const bool woken = woken_;
+  woken_ = false;
+  return woken;
+}
+
 absl::StatusOr<int> SchedulingLoop::Cycle() {
   const absl::Time now = clock_();
   ASSIGN_OR_RETURN(const std::vector<v1::Job> jobs, ListUnfinishedJobs(store_));

@@ -51,6 +51,13 @@ class SchedulingLoop {
   // stay placed; the next cycle picks up the rest).
   absl::StatusOr<int> RunCycle();
 
+  // Asks for a cycle soon: a job was submitted or released from its backoff, ranks were freed, a worker registered.
+  // Wakes whoever waits in WaitForWake; wakes between two waits coalesce into one. Thread-safe and cheap.
+  void Wake();
+  // Blocks until Wake was called since the last return (true) or `timeout` passed (false). For the daemon's control
+  // thread, which still cycles every `timeout` (restart backoffs end by the clock alone).
+  bool WaitForWake(absl::Duration timeout);
+
  private:
   absl::StatusOr<int> Cycle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The job's per-rank bytes, asked once per job.
@@ -61,6 +68,10 @@ class SchedulingLoop {
   CoordinatorWorkerService& workers_;
   const std::function<absl::Time()> clock_;
   const SchedulingLoopOptions options_;
+
+  absl::Mutex wake_mu_;
+  absl::CondVar wake_cv_;
+  bool woken_ ABSL_GUARDED_BY(wake_mu_) = false;
 
   absl::Mutex mu_;  // One cycle at a time.
   // Job name -> its estimate (or why there is none); entries of jobs no longer queued are dropped each cycle.

@@ -205,6 +205,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> CoordinatorWorkerService::Register(
     lease_expiry_[worker.worker_id] = clock_() + options_.lease_duration;
   }
 
+  if (options_.on_registered) options_.on_registered();
   v1::RegisterWorkerResponse response;
   response.set_worker(absl::StrCat(kWorkerPrefix, worker.worker_id));
   SetDuration(options_.lease_duration, *response.mutable_lease_duration());

@@ -36,6 +36,8 @@ struct WorkerServiceOptions {
   // synchronous gRPC API has no cancellation callback). A set of any key, a queued command and Shutdown() wake
   // them at once.
   absl::Duration wait_cancel_check_interval = absl::Milliseconds(100);
+  // Called after a worker registered (new slots: the daemon wakes the scheduler). May be null.
+  std::function<void()> on_registered;
 };
 
 // Every job not in a terminal state, in creation order (the store's ListJobs, all pages).
