@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "cli/text_file.h"
+#include "common/text_file.h"
 #include "common/status_macros.h"
 #include "yaml-cpp/yaml.h"
 

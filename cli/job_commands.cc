@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/job_format.h"
-#include "cli/text_file.h"
+#include "common/text_file.h"
 #include "common/job_spec_yaml.h"
 #include "common/status_macros.h"
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/http/host_port.h"
+#include "kernels/device_query.h"
 #include "common/http/http_server.h"
 #include "common/metrics/text_registry.h"
 #include "worker/serve_subcommand.h"
@@ -26,6 +27,7 @@ ServeSubcommand AddServeSubcommand(CLI::App& app) {
   auto labels = std::make_shared<std::vector<std::string>>();
   auto report_seconds = std::make_shared<double>(1.0);
   auto http_listen = std::make_shared<std::string>();
+  auto gpu = std::make_shared<int>(-1);
   ServeSubcommand serve;
   CLI::App* command = app.add_subcommand("serve", "Join an ftd coordinator and run the ranks it assigns");
   command->add_option("--coordinator", options->coordinator.address, "The coordinator's gRPC address, HOST:PORT")
@@ -38,6 +40,8 @@ ServeSubcommand AddServeSubcommand(CLI::App& app) {
                       "PEM CA of the coordinator's certificate: connect with TLS (default: plain text)");
   command->add_option("--tls-cert", options->coordinator.tls_cert, "PEM client certificate for the coordinator");
   command->add_option("--tls-key", options->coordinator.tls_key, "PEM key of --tls-cert");
+  command->add_option("--gpu", *gpu,
+                      "CUDA device index this worker drives (one worker process per GPU; default: a CPU worker)");
   command->add_option("--cpu-cores", options->cpu_cores, "CPU cores offered (default 1)");
   command->add_option("--memory-bytes", options->memory_bytes, "Memory offered in bytes (default: all of it)");
   command->add_option("--host", options->host, "Host name reported (default: gethostname)");
@@ -50,7 +54,7 @@ ServeSubcommand AddServeSubcommand(CLI::App& app) {
   command->add_option("--http-listen", *http_listen,
                       "HOST:PORT for /metrics, /healthz, /readyz (port 0: any free port; default: no HTTP)");
   serve.command = command;
-  serve.run = [options, labels, report_seconds, http_listen]() -> int {
+  serve.run = [options, labels, report_seconds, http_listen, gpu]() -> int {
     if (options->coordinator.token.empty()) {
       if (const char* token = std::getenv("FTD_TOKEN"); token != nullptr) options->coordinator.token = token;
     }
@@ -74,6 +78,32 @@ ServeSubcommand AddServeSubcommand(CLI::App& app) {
       return 1;
     }
     options->version = FTD_VERSION;
+    options->cuda_compiled_in = CudaCompiledIn();
+    if (*gpu >= 0) {
+      absl::StatusOr<GpuInventory> inventory = QueryGpus();
+      if (!inventory.ok()) {
+        std::cerr << "ftd-worker serve: --gpu " << *gpu << ": " << inventory.status().message() << "\n";
+        return 1;
+      }
+      const GpuDevice* found = nullptr;
+      for (const GpuDevice& device : inventory->devices) {
+        if (device.index == *gpu) found = &device;
+      }
+      if (found == nullptr) {
+        std::cerr << "ftd-worker serve: --gpu " << *gpu << ": no such GPU"
+                  << (inventory->unavailable_reason.empty() ? "" : " (" + inventory->unavailable_reason + ")")
+                  << "; `ftd-worker devices` lists them\n";
+        return 1;
+      }
+      v1::GpuDevice& device = options->gpus.emplace_back();
+      device.set_index(found->index);
+      device.set_name(found->name);
+      device.set_memory_bytes(found->total_memory_bytes);
+      device.set_compute_capability_major(found->compute_major);
+      device.set_compute_capability_minor(found->compute_minor);
+      device.set_multiprocessors(found->multiprocessors);
+      device.set_pci_bus_id(found->pci_bus_id);
+    }
     // Stop signals go to one watcher thread; every other thread (gRPC's included) inherits the blocked mask.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);

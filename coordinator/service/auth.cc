@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "common/text_file.h"
 #include "coordinator/service/auth_internal.h"
 
 namespace ftd {
@@ -71,21 +72,8 @@ absl::StatusOr<const TokenEntry*> Authenticate(const grpc::AuthMetadataProcessor
 namespace auth_internal {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
-  auto os_error = [&](int error) {
-    const std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(error));
-    if (error == ENOENT) return absl::NotFoundError(message);
-    if (error == EACCES) return absl::PermissionDeniedError(message);
-    return absl::FailedPreconditionError(message);
-  };
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) return os_error(errno);
-  std::string text;
-  char buffer[1 << 14];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
-  const int read_error = std::ferror(file) ? errno : 0;  // EISDIR for a directory.
-  std::fclose(file);
-  if (read_error != 0) return os_error(read_error);
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return absl::Status(text.status().code(), absl::StrCat(what, " ", text.status().message()));
   return text;
 }
 

@@ -28,6 +28,7 @@
 #include "grpcpp/server_builder.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/generic_call.h"
 #include "tests/testing/temp_dir.h"
 
 namespace ftd {
@@ -199,35 +200,11 @@ grpc::Status CallHeartbeat(const std::shared_ptr<grpc::Channel>& channel) {
   return v1::WorkerService::NewStub(channel)->Heartbeat(&context, v1::HeartbeatRequest(), &response);
 }
 
-// A unary call by method path with an empty request, through the generic stub (the health and reflection protos are
-// not installed by Debian's gRPC). `response_bytes` gets the response's wire bytes.
+// A unary call by method path with an empty request (the health and reflection protos are not installed by
+// Debian's gRPC). `response_bytes` gets the response's wire bytes.
 grpc::Status GenericCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
                          std::string* response_bytes) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(Deadline());
-  grpc::CompletionQueue queue;
-  grpc::Slice empty;
-  grpc::ByteBuffer request(&empty, 1);
-  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call = stub.PrepareUnaryCall(&context, method, request, &queue);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  if (!queue.Next(&tag, &ok) || !ok) return grpc::Status(grpc::StatusCode::INTERNAL, "completion queue failed");
-  queue.Shutdown();
-  while (queue.Next(&tag, &ok)) {
-  }
-  std::vector<grpc::Slice> slices;
-  response_bytes->clear();
-  if (status.ok() && response.Dump(&slices).ok()) {
-    for (const grpc::Slice& slice : slices) {
-      response_bytes->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
-  }
-  return status;
+  return GenericUnaryCall(channel, method, "", response_bytes);
 }
 
 ClientChannelOptions Client(const std::string& address, const std::string& token = "", const std::string& ca = "",

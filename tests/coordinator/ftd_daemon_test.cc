@@ -23,6 +23,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "tests/testing/generic_call.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
 
@@ -108,35 +109,11 @@ std::chrono::system_clock::time_point Deadline() {
   return std::chrono::system_clock::now() + std::chrono::seconds(20);
 }
 
-// grpc.health.v1.Health/Check with the empty service name (the server as a whole), through the generic stub: the
-// health proto is not installed by Debian's gRPC, and its wire form is tiny. Returns the response's bytes.
+// grpc.health.v1.Health/Check with the empty service name (the server as a whole): HealthCheckRequest{service: ""}
+// encodes to no bytes. Returns the response's bytes.
 grpc::Status HealthCheck(const std::string& target, std::string* response_bytes) {
-  grpc::GenericStub stub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.set_deadline(Deadline());
-  grpc::CompletionQueue queue;
-  grpc::Slice empty;  // HealthCheckRequest{service: ""} encodes to no bytes.
-  grpc::ByteBuffer request(&empty, 1);
-  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
-      stub.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check", request, &queue);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  if (!queue.Next(&tag, &ok) || !ok) return grpc::Status(grpc::StatusCode::INTERNAL, "completion queue failed");
-  queue.Shutdown();
-  while (queue.Next(&tag, &ok)) {
-  }
-  std::vector<grpc::Slice> slices;
-  response_bytes->clear();
-  if (status.ok() && response.Dump(&slices).ok()) {
-    for (const grpc::Slice& slice : slices) {
-      response_bytes->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-    }
-  }
-  return status;
+  return GenericUnaryCall(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()),
+                          "/grpc.health.v1.Health/Check", "", response_bytes);
 }
 
 TEST(FtdDaemonTest, ServesSurvivesSigkillAndStopsOnSigterm) {

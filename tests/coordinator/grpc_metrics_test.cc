@@ -29,6 +29,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "tests/testing/generic_call.h"
 #include "tests/common/find_program.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/subprocess.h"
@@ -69,28 +70,10 @@ std::chrono::system_clock::time_point Deadline() {
   return std::chrono::system_clock::now() + std::chrono::seconds(20);
 }
 
-// One unary call of any method with raw request bytes, through the generic stub.
+// One unary call of any method with raw request bytes.
 grpc::Status GenericUnary(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
                           const std::string& request_bytes) {
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(Deadline());
-  grpc::CompletionQueue queue;
-  grpc::Slice slice(request_bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
-      stub.PrepareUnaryCall(&context, method, request, &queue);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  if (!queue.Next(&tag, &ok) || !ok) return grpc::Status(grpc::StatusCode::INTERNAL, "completion queue failed");
-  queue.Shutdown();
-  while (queue.Next(&tag, &ok)) {
-  }
-  return status;
+  return GenericUnaryCall(channel, method, request_bytes);
 }
 
 // Whether the server also runs gRPC's health service, a callback service: with one, gRPC answers unknown methods

@@ -512,7 +512,8 @@ absl::StatusOr<std::unique_ptr<WorkerAgent>> WorkerAgent::Create(WorkerAgentOpti
   request.mutable_cpu()->set_cores(agent->options_.cpu_cores);
   request.mutable_cpu()->set_memory_bytes(agent->options_.memory_bytes);
   request.set_version(agent->options_.version);
-  request.set_cuda_compiled_in(false);
+  request.set_cuda_compiled_in(agent->options_.cuda_compiled_in);
+  for (const v1::GpuDevice& gpu : agent->options_.gpus) *request.add_gpus() = gpu;
   request.set_instance(std::filesystem::absolute(agent->options_.work_dir).lexically_normal().string());
   for (const auto& [key, value] : agent->options_.labels) (*request.mutable_labels())[key] = value;
   return agent;
@@ -598,6 +599,18 @@ absl::Status WorkerAgent::Run() {
     }
     if (!status.ok()) FTD_LOG(WARNING) << status << "; will retry";
     ReapFinished();
+    if (draining_.load()) {
+      bool running = false;
+      {
+        absl::MutexLock lock(&mu_);
+        for (const auto& [key, rank] : ranks_) running = running || !rank->finished();
+      }
+      if (!running) {
+        FTD_LOG(INFO) << "drained: no rank runs; stopping";
+        Stop();
+        break;
+      }
+    }
     absl::SleepFor(interval);
   }
   return absl::OkStatus();
@@ -648,8 +661,14 @@ void WorkerAgent::Handle(const v1::WorkerCommand& command) {
   } else if (command.has_abort_rank()) {
     AbortRank(command.abort_rank());
   } else if (command.has_stop()) {
-    FTD_LOG(INFO) << "the coordinator asked this worker to stop: " << command.stop().reason();
-    Stop();
+    FTD_LOG(INFO) << "the coordinator asked this worker to stop (" << v1::StopMode_Name(command.stop().mode())
+                  << "): " << command.stop().reason();
+    if (command.stop().mode() == v1::STOP_MODE_IMMEDIATE) {
+      AbortAll("the worker was stopped: " + command.stop().reason());
+      Stop();
+    } else {
+      draining_.store(true);  // Run stops once no rank runs.
+    }
   }
 }
 
@@ -657,6 +676,10 @@ void WorkerAgent::StartRank(const v1::RunRank& run) {
   if (run.task() != v1::RANK_TASK_TRAIN) {
     FTD_LOG(WARNING) << "ignoring a " << v1::RankTask_Name(run.task()) << " rank of " << run.job()
                      << ": evaluation ranks come with the benchmark battery";
+    return;
+  }
+  if (draining_.load()) {
+    FTD_LOG(WARNING) << "draining: not starting rank " << run.rank() << " of " << run.job();
     return;
   }
   const auto key = std::make_tuple(run.job(), run.attempt(), run.rank());

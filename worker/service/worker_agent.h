@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -32,6 +33,9 @@ struct WorkerAgentOptions {
   std::string worker_binary;
   std::string host;               // Empty: gethostname().
   std::string advertise_address;  // Empty: the address the coordinator sees.
+  // The GPU this process drives (process-per-GPU), registered as its one slot; none: a CPU worker.
+  std::vector<ftd::v1::GpuDevice> gpus;
+  bool cuda_compiled_in = false;
   int cpu_cores = 1;
   int64_t memory_bytes = 0;       // 0: the machine's physical memory.
   std::map<std::string, std::string> labels;
@@ -57,7 +61,8 @@ class WorkerAgent {
   WorkerAgent(const WorkerAgent&) = delete;
   WorkerAgent& operator=(const WorkerAgent&) = delete;
 
-  // Returns OK after Stop or a StopWorker command; an error when the coordinator refuses the registration
+  // Returns OK after Stop or a StopWorker command (IMMEDIATE: running ranks are aborted; DRAIN: no new ranks are
+  // taken and Run returns once the running ones have ended); an error when the coordinator refuses the registration
   // (INVALID_ARGUMENT, FAILED_PRECONDITION, UNAUTHENTICATED, PERMISSION_DENIED): retrying would not help.
   absl::Status Run();
   void Stop();
@@ -83,6 +88,7 @@ class WorkerAgent {
   ftd::v1::RegisterWorkerRequest registration_;
 
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};  // StopWorker DRAIN: no new ranks; stop once none runs.
   mutable absl::Mutex mu_;
   std::string worker_name_ ABSL_GUARDED_BY(mu_);
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(10);

@@ -1,5 +1,5 @@
 // ReadTextFile over stdio, so errno carries the reason a file could not be read.
-#include "cli/text_file.h"
+#include "common/text_file.h"
 
 #include <cerrno>
 #include <cstdio>

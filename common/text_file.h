@@ -1,5 +1,5 @@
-// ReadTextFile: a whole file as a string, with the OS reason and the path in the error, for the files ftctl reads
-// (job specs, its config file).
+// ReadTextFile: a whole file as a string, with the OS reason and the path in the error: the small files users hand
+// the programs (job specs, ftctl's config, ftd's token file and PEM files).
 #pragma once
 
 #include <string>
