@@ -122,7 +122,7 @@ absl::StatusOr<int> SchedulingLoop::Cycle() {
   rank_memory_ = std::move(still_queued_memory);
   if (queued.empty()) return 0;
 
-  const std::vector<std::string> live = workers_.LiveWorkers(now);
+  const std::vector<std::string> live = workers_.PlaceableWorkers(now);
   const std::set<std::string> live_ids(live.begin(), live.end());
   ASSIGN_OR_RETURN(const std::vector<StoredWorker> stored, store_.ListWorkers());
   std::vector<StoredWorker> usable;

@@ -294,6 +294,15 @@ int CoordinatorWorkerService::live_workers() const {
   return static_cast<int>(lease_expiry_.size());
 }
 
+std::vector<std::string> CoordinatorWorkerService::PlaceableWorkers(absl::Time now) const {
+  std::vector<std::string> placeable;
+  absl::MutexLock lock(&lease_mu_);
+  for (const auto& [id, expiry] : lease_expiry_) {
+    if (expiry - now >= options_.lease_duration / 2) placeable.push_back(id);
+  }
+  return placeable;
+}
+
 std::vector<std::string> CoordinatorWorkerService::LiveWorkers(absl::Time now) const {
   std::vector<std::string> live;
   absl::MutexLock lock(&lease_mu_);

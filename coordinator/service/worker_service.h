@@ -115,6 +115,12 @@ class CoordinatorWorkerService final : public v1::WorkerService::Service {
   // does not count), in id order.
   std::vector<std::string> LiveWorkers(absl::Time now) const;
 
+  // The live workers a scheduling cycle may place ranks on: those heard from within the last half lease (a healthy
+  // worker renews every third of it). A worker that died keeps its lease until it runs out, but stops being
+  // placeable half a lease after its last heartbeat, so a job that lost a rank there is not placed straight back
+  // on it. In id order.
+  std::vector<std::string> PlaceableWorkers(absl::Time now) const;
+
   // Queues `command` for the worker "workers/{worker}" and wakes its stream; the stream sets the sequence. Dropped
   // (false) for a worker without a lease.
   bool QueueCommand(absl::string_view worker, v1::WorkerCommand command);

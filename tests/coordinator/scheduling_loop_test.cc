@@ -294,5 +294,23 @@ TEST_F(SchedulingLoopTest, AWorkerWhoseLeaseRanOutIsNotUsed) {
   EXPECT_EQ(Job(single).state(), v1::JOB_STATE_QUEUED);
 }
 
+TEST_F(SchedulingLoopTest, AWorkerThatWentQuietIsNotPlacedOn) {
+  const std::string w1 = Register("cpu-node-1");
+  const std::string w2 = Register("cpu-node-2");
+  // More than half the 30 s lease without a heartbeat: both leases still hold, but neither worker is placeable (a
+  // dead worker keeps its lease until it runs out; a job must not be sent back to it meanwhile).
+  clock_.Advance(absl::Seconds(16));
+  const std::string job = Queue("ft-000001", 1);
+  EXPECT_EQ(MustCycle(), 0);
+  EXPECT_EQ(Job(job).state(), v1::JOB_STATE_QUEUED);
+
+  ASSERT_TRUE(Heartbeat(w2));
+  EXPECT_EQ(MustCycle(), 1);
+  const v1::Job placed = Job(job);
+  ASSERT_EQ(placed.placement_size(), 1);
+  EXPECT_EQ(placed.placement(0).worker(), w2);
+  (void)w1;
+}
+
 }  // namespace
 }  // namespace ftd
