@@ -144,6 +144,9 @@ class LlamaKvCache {
   // Forgets the tokens held (a new sequence), keeping the buffers. Needed after AttachLora too: the keys and
   // values held were computed without the new adapter.
   void Clear() { length_ = 0; }
+  // Keeps only the first `length` tokens (clamped to what is held), so a shared prefix is decoded once and each
+  // continuation after it in turn: rows past `length` are overwritten by the next Decode.
+  void Truncate(int64_t length) { length_ = length < 0 ? 0 : (length < length_ ? length : length_); }
 
  private:
   friend class LlamaModel;
