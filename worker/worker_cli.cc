@@ -1,7 +1,7 @@
 // ftd-worker subcommands: `devices` (the GPU inventory a worker reports when it registers), `train` (one rank of a
 // fine-tuning job from a job-spec YAML; several local processes with --rank/--world-size/--rendezvous),
-// `generate` (text from a prompt, KV cache), `score` (lm-eval loglikelihood requests) and `serve` (join a
-// coordinator and run the ranks it assigns; full build). `eval` arrives with the benchmark issue.
+// `generate` (text from a prompt, KV cache), `score` (lm-eval loglikelihood requests), `eval` (one benchmark suite:
+// lm-eval's metrics and stderrs) and `serve` (join a coordinator and run the ranks it assigns; full build).
 #include "worker/worker_cli.h"
 
 #include <cstdio>
@@ -10,7 +10,9 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "kernels/device_query.h"
+#include "worker/eval_command.h"
 #include "worker/generate_command.h"
 #include "worker/score_command.h"
 #include "worker/serve_subcommand.h"
@@ -122,6 +124,24 @@ int RunWorkerCli(int argc, char** argv) {
   train->add_option("--error-file", train_options.error_path,
                     "On failure also write {\"code\", \"code_name\", \"message\"} JSON here");
 
+  EvalCommandOptions eval_options;
+  std::string eval_subjects;
+  CLI::App* eval = app.add_subcommand("eval", "Run one benchmark suite on a model and print lm-eval's metrics");
+  eval->add_option("--model", eval_options.model_dir, "Hugging Face model directory")->required();
+  eval->add_option("--adapter", eval_options.adapter_dir, "PEFT LoRA adapter directory to apply");
+  eval->add_option("--suite", eval_options.suite, "mmlu | hellaswag | piqa | perplexity")->required();
+  eval->add_option("--data", eval_options.spec.data,
+                   "mmlu: the dataset root (dev/, test/); hellaswag: .jsonl or the decompressed 6-line .txt; piqa: "
+                   "valid.jsonl; perplexity: a text file (a wikitext file is split into pages)")
+      ->required();
+  eval->add_option("--labels", eval_options.spec.labels, "piqa: labels file (default: valid-labels.lst beside it)");
+  eval->add_option("--split", eval_options.spec.split, "mmlu: the split to score (default test)");
+  eval->add_option("--subjects", eval_subjects, "mmlu: comma-separated subjects (default: all)");
+  eval->add_option("--num-fewshot", eval_options.spec.num_fewshot, "mmlu: few-shot examples from dev (default 0)");
+  eval->add_option("--limit", eval_options.spec.limit, "Score only the first N items (per subject; 0: all)");
+  eval->add_option("--max-length", eval_options.max_length, "Model window in tokens (default: the config's)");
+  eval->add_flag("--json", eval_options.json, "Print one JSON object instead of the table");
+
   const ServeSubcommand serve = AddServeSubcommand(app);
 
   CLI11_PARSE(app, argc, argv);
@@ -138,6 +158,14 @@ int RunWorkerCli(int argc, char** argv) {
   if (*train) {
     const absl::Status status = RunTrainCommand(train_options, std::cout);
     if (!status.ok()) std::cerr << "ftd-worker train: " << status.message() << "\n";
+    return status.ok() ? 0 : 1;
+  }
+  if (*eval) {
+    for (absl::string_view subject : absl::StrSplit(eval_subjects, ',', absl::SkipEmpty())) {
+      eval_options.spec.subjects.emplace_back(subject);
+    }
+    const absl::Status status = RunEvalCommand(eval_options, std::cout, std::cerr);
+    if (!status.ok()) std::cerr << "ftd-worker eval: " << status.message() << "\n";
     return status.ok() ? 0 : 1;
   }
   if (*generate) {
