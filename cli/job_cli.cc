@@ -1,5 +1,5 @@
-// AddJobCommands for service builds: the flags of submit, list, get, cancel, watch, logs, checkpoints, export and
-// workers, the connection settings (flags, FTD_SERVER / FTD_TOKEN / FTD_CONFIG, the config file) and the exit codes.
+// AddJobCommands for service builds: the flags of submit, list, get, cancel, watch, logs, checkpoints, export,
+// report and workers, the connection settings (flags, FTD_SERVER / FTD_TOKEN / FTD_CONFIG, the config file) and the exit codes.
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,6 +17,7 @@
 #include "cli/job_cli.h"
 #include "cli/job_client.h"
 #include "cli/job_commands.h"
+#include "cli/report_command.h"
 #include "cli/worker_commands.h"
 
 namespace ftd {
@@ -40,6 +41,7 @@ struct JobFlags {
   bool follow = false;
   std::string export_kind;
   ExportOptions export_options;
+  ReportOptions report;
 };
 
 // --server, --token, --timeout and -o on every job subcommand, so they may follow it: `ftctl list -o json`.
@@ -121,17 +123,23 @@ JobCommandRunner AddJobCommands(CLI::App& app) {
                              "Output directory; must not exist or be empty (written to DIR.partial, then renamed)")
       ->required();
 
+  CLI::App* report = app.add_subcommand(
+      "report", "Print a job's transfer report (base vs tuned per benchmark, verdicts, curves) as Markdown");
+  report->add_option("job", f.job, "Job: jobs/ft-000001 or ft-000001")->required();
+  report->add_option("--html", f.report.html_path,
+                     "Write the report as one self-contained HTML page (inline CSS and SVG charts) to this file");
+
   CLI::App* workers = app.add_subcommand("workers", "List the workers holding a lease and the ranks placed on them");
 
-  for (CLI::App* command : {submit, list, get, cancel, watch, logs, checkpoints, export_command, workers}) {
+  for (CLI::App* command : {submit, list, get, cancel, watch, logs, checkpoints, export_command, report, workers}) {
     AddCommonFlags(*command, f);
   }
 
-  return [flags, submit, list, get, cancel, watch, logs, rank, checkpoints, export_command,
+  return [flags, submit, list, get, cancel, watch, logs, rank, checkpoints, export_command, report,
           workers]() -> std::optional<int> {
     JobFlags& f = *flags;
     if (!*submit && !*list && !*get && !*cancel && !*watch && !*logs && !*checkpoints && !*export_command &&
-        !*workers) {
+        !*report && !*workers) {
       return std::nullopt;
     }
 
@@ -186,6 +194,9 @@ JobCommandRunner AddJobCommands(CLI::App& app) {
         f.export_options.kind = *kind;
       }
       status = JobExport(client, f.export_options, format, std::cout);
+    } else if (*report) {
+      f.report.job = f.job;
+      status = JobReport(client, f.report, format, std::cout);
     } else if (*workers) {
       status = WorkersList(client, format, absl::Now(), std::cout);
     }

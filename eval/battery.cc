@@ -1,24 +1,29 @@
-// RunSuite: load -> requests -> loglikelihoods -> metrics, per suite kind.
+// RunSuite: load -> requests -> loglikelihoods (or greedy answers, long_context) -> metrics, per suite kind.
 #include "eval/battery.h"
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "common/text_file.h"
 #include "eval/choice_scorer.h"
+#include "eval/greedy_decode.h"
 #include "eval/loglikelihood.h"
 #include "eval/loglikelihood_request.h"
 #include "eval/suites/hellaswag.h"
+#include "eval/suites/long_context.h"
 #include "eval/suites/mmlu.h"
 #include "eval/suites/perplexity.h"
 #include "eval/suites/piqa.h"
 #include "eval/suites/scores.h"
+#include "eval/suites/task.h"
 
 namespace ftd {
 namespace {
@@ -137,14 +142,100 @@ absl::StatusOr<SuiteResult> Perplexity(LlamaModel& model, const Tokenizer& token
   return result;
 }
 
+// The job's own task: multiple choice over config.options; acc as lm-eval, macro-F1 of the argmax predictions.
+absl::StatusOr<SuiteResult> Task(LlamaModel& model, const Tokenizer& tokenizer, const SuiteSpec& spec,
+                                 int64_t max_length, const SuiteRunOptions& options) {
+  ASSIGN_OR_RETURN(LoadedTask task, LoadTask(spec.data, spec.num_fewshot));
+  Limit(task.items, spec.limit);
+  ASSIGN_OR_RETURN(const auto lls, ScoreItems(model, tokenizer, task.items, max_length, 0,
+                                              static_cast<int64_t>(task.items.size()), options));
+  ASSIGN_OR_RETURN(const MultipleChoiceScores scores, ScoreMultipleChoice(task.items, lls));
+  std::vector<int> gold, predicted;
+  for (size_t i = 0; i < task.items.size(); ++i) {
+    std::vector<double> logprobs;
+    for (const ChoiceLoglikelihood& ll : lls[i]) logprobs.push_back(ll.logprob);
+    gold.push_back(task.items[i].gold);
+    predicted.push_back(ArgmaxChoice(logprobs));
+  }
+  ASSIGN_OR_RETURN(const double macro_f1, MacroF1(gold, predicted));
+  SuiteResult result;
+  result.name = task.config.name.empty() ? std::filesystem::path(spec.data).filename().string() : task.config.name;
+  result.items = static_cast<int64_t>(task.items.size());
+  result.metrics.push_back(Metric("acc", scores.acc));
+  result.metrics.push_back({"macro_f1", macro_f1, MacroF1BootstrapStderr(gold, predicted), true});
+  return result;
+}
+
+// RULER's niah_single decode budget: the answer is a 7-digit number after "is:".
+constexpr int64_t kNeedleAnswerTokens = 10;
+
+std::string DepthName(double depth) { return absl::StrFormat("%g", depth); }
+
+absl::StatusOr<SuiteResult> LongContext(LlamaModel& model, const Tokenizer& tokenizer, const SuiteSpec& spec,
+                                        int64_t max_length, const SuiteRunOptions& options) {
+  std::vector<int64_t> lengths;
+  for (int64_t length : spec.context_lengths.empty() ? std::vector<int64_t>{256, 512} : spec.context_lengths) {
+    if (length < 1) return absl::InvalidArgumentError(absl::StrCat("context length ", length, " must be >= 1"));
+    length = std::min({length, max_length, model.config().max_position_embeddings});
+    if (std::find(lengths.begin(), lengths.end(), length) == lengths.end()) lengths.push_back(length);
+  }
+  const std::vector<double> depths =
+      spec.depths.empty() ? std::vector<double>{0.0, 0.25, 0.5, 0.75, 1.0} : spec.depths;
+  for (double depth : depths) {
+    if (!(depth >= 0.0 && depth <= 1.0)) {
+      return absl::InvalidArgumentError(absl::StrCat("depth ", depth, " is outside [0, 1]"));
+    }
+  }
+  if (spec.samples < 1) return absl::InvalidArgumentError(absl::StrCat("samples must be >= 1, got ", spec.samples));
+  ASSIGN_OR_RETURN(const std::string text, ReadTextFile(spec.data));
+  ASSIGN_OR_RETURN(const Haystack haystack, SplitHaystack(text, spec.data));
+  const std::vector<Needle> needles = MakeNeedles(spec.seed, spec.samples);
+  const std::set<int32_t> stop_ids = StopTokenIds(model.config(), tokenizer);
+  const TokenCounter count = [&tokenizer](absl::string_view prompt) {
+    return static_cast<int64_t>(tokenizer.Encode(prompt, /*add_special_tokens=*/true).size());
+  };
+  const int64_t total = static_cast<int64_t>(lengths.size() * depths.size() * needles.size());
+  int64_t done = 0;
+  SuiteResult result;
+  result.name = "long_context";
+  std::vector<double> all;
+  std::vector<SuiteMetric> per_length;
+  for (int64_t length : lengths) {
+    std::vector<double> at_length;
+    for (double depth : depths) {
+      std::vector<double> cell;
+      for (const Needle& needle : needles) {
+        ASSIGN_OR_RETURN(const FittedPrompt fitted, FitNeedlePrompt(haystack, length, depth, needle, count));
+        const std::vector<int32_t> ids = tokenizer.Encode(fitted.prompt, /*add_special_tokens=*/true);
+        ASSIGN_OR_RETURN(const std::vector<int32_t> generated,
+                         GreedyDecode(model, ids, kNeedleAnswerTokens, stop_ids));
+        cell.push_back(StringMatchAll(ContinuationText(tokenizer, ids, generated), {needle.value}));
+        if (options.progress) options.progress(++done, total);
+      }
+      SuiteResult& sub = result.subtasks.emplace_back();
+      sub.name = absl::StrCat("long_context@", length, "/depth=", DepthName(depth));
+      sub.items = static_cast<int64_t>(cell.size());
+      sub.metrics.push_back(Metric("acc", MeanWithStderr(cell)));
+      at_length.insert(at_length.end(), cell.begin(), cell.end());
+    }
+    per_length.push_back(Metric(absl::StrCat("acc@", length), MeanWithStderr(at_length)));
+    all.insert(all.end(), at_length.begin(), at_length.end());
+  }
+  result.items = static_cast<int64_t>(all.size());
+  result.metrics = std::move(per_length);
+  result.metrics.push_back(Metric("acc", MeanWithStderr(all)));
+  return result;
+}
+
 }  // namespace
 
 absl::StatusOr<SuiteKind> ParseSuiteKind(absl::string_view name) {
-  for (SuiteKind kind : {SuiteKind::kMmlu, SuiteKind::kHellaSwag, SuiteKind::kPiqa, SuiteKind::kPerplexity}) {
+  for (SuiteKind kind : {SuiteKind::kMmlu, SuiteKind::kHellaSwag, SuiteKind::kPiqa, SuiteKind::kPerplexity,
+                         SuiteKind::kTask, SuiteKind::kLongContext}) {
     if (name == SuiteName(kind)) return kind;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("suite \"", name, "\": want one of mmlu, hellaswag, piqa, perplexity"));
+      absl::StrCat("suite \"", name, "\": want one of mmlu, hellaswag, piqa, perplexity, task, long_context"));
 }
 
 const char* SuiteName(SuiteKind kind) {
@@ -157,6 +248,10 @@ const char* SuiteName(SuiteKind kind) {
       return "piqa";
     case SuiteKind::kPerplexity:
       return "perplexity";
+    case SuiteKind::kTask:
+      return "task";
+    case SuiteKind::kLongContext:
+      return "long_context";
   }
   return "unknown";
 }
@@ -192,6 +287,10 @@ absl::StatusOr<SuiteResult> RunSuite(LlamaModel& model, const Tokenizer& tokeniz
     }
     case SuiteKind::kPerplexity:
       return Perplexity(model, tokenizer, spec, max_length, options);
+    case SuiteKind::kTask:
+      return Task(model, tokenizer, spec, max_length, options);
+    case SuiteKind::kLongContext:
+      return LongContext(model, tokenizer, spec, max_length, options);
   }
   return absl::InternalError("unknown suite kind");
 }

@@ -15,7 +15,7 @@ namespace ftd {
 struct EvalCommandOptions {
   std::string model_dir;    // Hugging Face model directory.
   std::string adapter_dir;  // PEFT LoRA adapter applied on top; empty for none.
-  std::string suite;        // "mmlu", "hellaswag", "piqa", "perplexity".
+  std::string suite;        // "mmlu", "hellaswag", "piqa", "perplexity", "task", "long_context".
   SuiteSpec spec;           // Its data and options (the kind is set from `suite`).
   int64_t max_length = 0;   // 0: the config's max_position_embeddings (lm-eval's HFLM default).
   bool json = false;        // One JSON object instead of the table.

@@ -129,17 +129,28 @@ int RunWorkerCli(int argc, char** argv) {
   CLI::App* eval = app.add_subcommand("eval", "Run one benchmark suite on a model and print lm-eval's metrics");
   eval->add_option("--model", eval_options.model_dir, "Hugging Face model directory")->required();
   eval->add_option("--adapter", eval_options.adapter_dir, "PEFT LoRA adapter directory to apply");
-  eval->add_option("--suite", eval_options.suite, "mmlu | hellaswag | piqa | perplexity")->required();
+  eval->add_option("--suite", eval_options.suite, "mmlu | hellaswag | piqa | perplexity | task | long_context")
+      ->required();
   eval->add_option("--data", eval_options.spec.data,
                    "mmlu: the dataset root (dev/, test/); hellaswag: .jsonl or the decompressed 6-line .txt; piqa: "
-                   "valid.jsonl; perplexity: a text file (a wikitext file is split into pages)")
+                   "valid.jsonl; perplexity: a text file (a wikitext file is split into pages); task: a task directory "
+                   "(config.json, test.jsonl, train_0.jsonl); long_context: a text file, the haystack")
       ->required();
   eval->add_option("--labels", eval_options.spec.labels, "piqa: labels file (default: valid-labels.lst beside it)");
   eval->add_option("--split", eval_options.spec.split, "mmlu: the split to score (default test)");
   eval->add_option("--subjects", eval_subjects, "mmlu: comma-separated subjects (default: all)");
-  eval->add_option("--num-fewshot", eval_options.spec.num_fewshot, "mmlu: few-shot examples from dev (default 0)");
+  eval->add_option("--num-fewshot", eval_options.spec.num_fewshot,
+                   "mmlu: few-shot examples from dev; task: demonstrations from train_0.jsonl (default 0)");
   eval->add_option("--limit", eval_options.spec.limit, "Score only the first N items (per subject; 0: all)");
   eval->add_option("--max-length", eval_options.max_length, "Model window in tokens (default: the config's)");
+  eval->add_option("--context-lengths", eval_options.spec.context_lengths,
+                   "long_context: comma-separated prompt lengths in tokens, capped at the window (default 256,512)")
+      ->delimiter(',');
+  eval->add_option("--depths", eval_options.spec.depths,
+                   "long_context: comma-separated needle depths in [0, 1] (default 0,0.25,0.5,0.75,1)")
+      ->delimiter(',');
+  eval->add_option("--samples", eval_options.spec.samples, "long_context: trials per (length, depth) (default 10)");
+  eval->add_option("--seed", eval_options.spec.seed, "long_context: the needles' seed (default 42)");
   eval->add_flag("--json", eval_options.json, "Print one JSON object instead of the table");
 
   const ServeSubcommand serve = AddServeSubcommand(app);

@@ -8,6 +8,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/sha256.h"
 #include "absl/strings/strip.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -15,6 +17,7 @@
 #include "coordinator/service/job_metrics.h"
 #include "coordinator/service/job_updates.h"
 #include "coordinator/service/resource_names.h"
+#include "coordinator/service/transfer_report_builder.h"
 #include "coordinator/service/worker_service.h"
 
 namespace ftd {
@@ -79,7 +82,11 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
   if (request.batch_sequence() <= 0) {
     return absl::InvalidArgumentError(absl::StrCat("batch_sequence: must be >= 1, got ", request.batch_sequence()));
   }
-  const auto key = std::make_tuple(request.job(), request.attempt(), request.rank());
+  ASSIGN_OR_RETURN(const v1::Job current, store_.GetJob(job_id));
+  const bool evaluating = current.state() == v1::JOB_STATE_EVALUATING;
+  // An evaluation rank's batches restart at 1: its phase (the role it scores) is part of the dedup key.
+  const auto key = std::make_tuple(request.job(), request.attempt(), request.rank(),
+                                   evaluating ? static_cast<int>(current.evaluation_role()) : 0);
   {
     absl::MutexLock lock(&mu_);
     auto it = acked_.find(key);
@@ -91,7 +98,10 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
   }
   const v1::RankState state = request.has_status() ? request.status().state() : v1::RANK_STATE_UNSPECIFIED;
   const bool rank0 = request.rank() == 0;
-  if (state == v1::RANK_STATE_DONE && rank0) {
+  EvaluationStep evaluation;
+  if (state == v1::RANK_STATE_DONE && rank0 && evaluating) {
+    ASSIGN_OR_RETURN(evaluation, RecordEvaluation(current, request));
+  } else if (state == v1::RANK_STATE_DONE && rank0) {
     ASSIGN_OR_RETURN(const std::unique_ptr<CheckpointStore> checkpoints, store_.Checkpoints(job_id));
     absl::StatusOr<v1::Checkpoint> final_result = ReadStoredCheckpoint(*checkpoints, request.job(),
                                                                       kFinalCheckpointName);
@@ -104,6 +114,7 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
   }
   const absl::Time now = clock_();
   v1::JobState ended = v1::JOB_STATE_UNSPECIFIED;  // The terminal state this report moved the job into, if any.
+  bool start_evaluation = false;  // The job needs an EVALUATE rank now (the tuned model, or then the base one).
   ASSIGN_OR_RETURN(const v1::Job job, UpdateJobAndPublish(store_, events_, job_id, now,
                                                           [&](v1::Job& job, std::vector<v1::JobEvent>& events) {
     if (IsTerminal(job.state()) || job.restart_count() != request.attempt() ||
@@ -133,15 +144,39 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
     }
     if (state == v1::RANK_STATE_UNSPECIFIED) return absl::OkStatus();
     if (!rank0) return absl::OkStatus();
-    if (state == v1::RANK_STATE_DONE && job.state() == v1::JOB_STATE_RUNNING) {
+    if (state == v1::RANK_STATE_DONE && job.state() == v1::JOB_STATE_EVALUATING) {
+      if (job.evaluation_role() != current.evaluation_role()) {
+        return absl::AbortedError("the evaluation moved on meanwhile");
+      }
+      if (evaluation.report_built) {
+        RecordStateChange(job, events, v1::JOB_STATE_SUCCEEDED, "Evaluated", evaluation.summary, now);
+        job.clear_evaluation_role();
+        ended = v1::JOB_STATE_SUCCEEDED;
+      } else {
+        job.set_evaluation_role(v1::EVALUATION_ROLE_BASE);
+        v1::LogLine& line = *events.emplace_back().mutable_log();
+        line.set_level(v1::LOG_LEVEL_INFO);
+        line.set_text("the tuned model is scored; scoring the base model");
+        *line.mutable_time() = ToProtoTime(now);
+        start_evaluation = true;
+      }
+    } else if (state == v1::RANK_STATE_DONE && job.state() == v1::JOB_STATE_RUNNING) {
       RecordStateChange(job, events, v1::JOB_STATE_EVALUATING, "TrainingDone",
                         absl::StrCat("trained ", request.status().step(), " steps"), now);
-      RecordStateChange(job, events, v1::JOB_STATE_SUCCEEDED, "Succeeded",
-                        job.resolved_spec().benchmarks().empty()
-                            ? "no benchmarks requested"
-                            : "benchmarks are not run yet (they come with the benchmark battery)",
-                        now);
-      ended = v1::JOB_STATE_SUCCEEDED;
+      if (job.resolved_spec().benchmarks().empty()) {
+        RecordStateChange(job, events, v1::JOB_STATE_SUCCEEDED, "Succeeded", "no benchmarks requested", now);
+        ended = v1::JOB_STATE_SUCCEEDED;
+      } else {
+        // The battery runs on rank 0's worker: it keeps that slot, the others are free.
+        v1::RankPlacement rank0_placement;
+        for (const v1::RankPlacement& placement : job.placement()) {
+          if (placement.rank() == 0) rank0_placement = placement;
+        }
+        job.clear_placement();
+        *job.add_placement() = rank0_placement;
+        job.set_evaluation_role(v1::EVALUATION_ROLE_TUNED);
+        start_evaluation = true;
+      }
     } else if (state == v1::RANK_STATE_EARLY_STOPPED && job.state() == v1::JOB_STATE_RUNNING) {
       v1::EarlyStop stop = request.status().early_stop();
       if (!job.best_checkpoint().empty()) stop.set_best_checkpoint(job.best_checkpoint());
@@ -154,8 +189,14 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
     }
     return absl::OkStatus();
   }));
-  (void)job;
-  if (ended != v1::JOB_STATE_UNSPECIFIED && options_.on_slots_changed) options_.on_slots_changed();
+  if (start_evaluation && job.placement_size() == 1) {
+    v1::WorkerCommand command;
+    *command.mutable_run_rank() = RunRankFor(job, job.placement(0));
+    workers_.QueueCommand(job.placement(0).worker(), std::move(command));
+  }
+  if ((ended != v1::JOB_STATE_UNSPECIFIED || start_evaluation) && options_.on_slots_changed) {
+    options_.on_slots_changed();
+  }
   if (options_.metrics != nullptr) {
     if (rank0) {
       for (const v1::MetricsSample& sample : request.metrics()) options_.metrics->Sample(request.job(), sample);
@@ -183,6 +224,74 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
   return response;
 }
 
+namespace {
+
+constexpr char kBaseCacheJob[] = "basecache";  // Pseudo job id under which base results are cached.
+
+// "base/000", "tuned/003": a job's stored result names, in benchmark order.
+std::string ResultName(v1::EvaluationRole role, int index) {
+  return absl::StrFormat("%s/%03d", role == v1::EVALUATION_ROLE_BASE ? "base" : "tuned", index);
+}
+
+// The cache key of one benchmark on a base model: its directory and the benchmark as configured.
+std::string BaseCacheKey(const v1::JobSpec& spec, const v1::Benchmark& benchmark) {
+  std::string bytes;
+  benchmark.SerializeToString(&bytes);  // Deterministic for one build: same fields, same order.
+  return Sha256Hex(absl::StrCat(spec.base_model(), "\n", bytes)).substr(0, 32);
+}
+
+}  // namespace
+
+absl::StatusOr<JobRuntime::EvaluationStep> JobRuntime::RecordEvaluation(const v1::Job& job,
+                                                                       const v1::ReportMetricsRequest& request) {
+  const int count = job.resolved_spec().benchmarks_size();
+  if (request.results_size() != count) {
+    return absl::InvalidArgumentError(absl::StrCat("results: ", request.results_size(), " benchmark results for ",
+                                                   count, " benchmarks of ", job.name()));
+  }
+  ASSIGN_OR_RETURN(const std::string job_id, ParseJobName(job.name(), "job"));
+  const v1::EvaluationRole role = job.evaluation_role();
+  for (int i = 0; i < count; ++i) {
+    RETURN_IF_ERROR(store_.PutEvalResult(job_id, ResultName(role, i), request.results(i)));
+    if (role == v1::EVALUATION_ROLE_BASE) {
+      RETURN_IF_ERROR(store_.PutEvalResult(
+          kBaseCacheJob, BaseCacheKey(job.resolved_spec(), job.resolved_spec().benchmarks(i)), request.results(i)));
+    }
+  }
+  EvaluationStep step;
+  std::vector<v1::BenchmarkResult> base(static_cast<size_t>(count)), tuned(static_cast<size_t>(count));
+  if (role != v1::EVALUATION_ROLE_BASE) {
+    // The base model's results, when every benchmark of this spec was scored on it before, are reused.
+    ASSIGN_OR_RETURN(const std::vector<NamedEvalResult> cached, store_.ListEvalResults(kBaseCacheJob));
+    for (int i = 0; i < count; ++i) {
+      const std::string key = BaseCacheKey(job.resolved_spec(), job.resolved_spec().benchmarks(i));
+      const auto it = std::find_if(cached.begin(), cached.end(),
+                                   [&](const NamedEvalResult& entry) { return entry.name == key; });
+      if (it == cached.end()) return step;  // Not cached: the base model is scored next.
+      base[static_cast<size_t>(i)] = it->result;
+      tuned[static_cast<size_t>(i)] = request.results(i);
+    }
+    for (int i = 0; i < count; ++i) {
+      RETURN_IF_ERROR(store_.PutEvalResult(job_id, ResultName(v1::EVALUATION_ROLE_BASE, i),
+                                           base[static_cast<size_t>(i)]));
+    }
+  } else {
+    ASSIGN_OR_RETURN(const std::vector<NamedEvalResult> stored, store_.ListEvalResults(job_id));
+    for (const NamedEvalResult& entry : stored) {
+      for (int i = 0; i < count; ++i) {
+        if (entry.name == ResultName(v1::EVALUATION_ROLE_TUNED, i)) tuned[static_cast<size_t>(i)] = entry.result;
+      }
+    }
+    for (int i = 0; i < count; ++i) base[static_cast<size_t>(i)] = request.results(i);
+  }
+  ASSIGN_OR_RETURN(const v1::TransferReport report, BuildTransferReport(job, base, tuned, clock_()));
+  RETURN_IF_ERROR(store_.PutTransferReport(job_id, report));
+  step.report_built = true;
+  step.summary = absl::StrCat("transfer report: ", report.comparisons_size(), " comparisons, overall ",
+                              v1::Verdict_Name(report.overall_verdict()));
+  return step;
+}
+
 absl::Status JobRuntime::FailAttempt(absl::string_view job_id, int32_t attempt, v1::JobError error) {
   const absl::Time now = clock_();
   std::optional<v1::Job> before;
@@ -193,7 +302,18 @@ absl::Status JobRuntime::FailAttempt(absl::string_view job_id, int32_t attempt, 
           return absl::AbortedError("the attempt already ended");
         }
         before = job;
-        const FailureOutcome outcome = DecideFailure(job, error, options_.restart);
+        FailureOutcome outcome = DecideFailure(job, error, options_.restart);
+        if (job.state() == v1::JOB_STATE_EVALUATING) {
+          // The model is trained and stored ("final"); a failed battery fails the job, naming the evaluation.
+          outcome.next_state = v1::JOB_STATE_FAILED;
+          outcome.error = error;
+          outcome.error.set_retryable(false);
+          outcome.error.set_message(absl::StrCat("evaluating the ",
+                                                 job.evaluation_role() == v1::EVALUATION_ROLE_BASE ? "base" : "tuned",
+                                                 " model: ", error.message()));
+          outcome.event.set_reason("EvaluationFailed");
+          outcome.event.set_message(outcome.error.message());
+        }
         RETURN_IF_ERROR(CheckTransition(job.state(), outcome.next_state));
         *job.mutable_error() = outcome.error;
         RecordStateChange(job, events, outcome.next_state, outcome.event.reason(), outcome.event.message(), now);

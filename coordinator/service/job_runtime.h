@@ -43,8 +43,11 @@ struct JobRuntimeOptions {
 
 // Job states from rank reports (DESIGN.md, Job lifecycle):
 //   - any report of the current attempt while SCHEDULED: RUNNING ("RanksStarted");
-//   - rank 0 DONE: RUNNING -> EVALUATING -> SUCCEEDED (benchmarks come with the battery; the final result of the
-//     same attempt must have been uploaded first);
+//   - rank 0 DONE: RUNNING -> EVALUATING (the final result of the same attempt must have been uploaded first);
+//     without benchmarks straight on to SUCCEEDED; with them, rank 0's worker keeps its slot and gets an EVALUATE
+//     rank for the tuned model, then (unless every benchmark's base results are cached) one for the base model;
+//     its DONE carries the BenchmarkResults, stored as "tuned/NNN" / "base/NNN", and once both sides are there the
+//     TransferReport (transfer_report_builder.h) is stored and the job SUCCEEDS. A failed evaluation fails the job;
 //   - rank 0 EARLY_STOPPED: EARLY_STOPPED with the EarlyStop event;
 //   - any rank FAILED: its error_status_code is classified (ClassifyRankError) and DecideFailure says RESTARTING
 //     (attempt + 1 after a backoff, resuming from the newest checkpoint) or FAILED; every rank of the attempt gets
@@ -93,6 +96,16 @@ class JobRuntime {
   void AbortRanks(const ftd::v1::Job& job, absl::string_view reason);
 
  private:
+  // What an evaluation rank's DONE leads to: the report was built (the job SUCCEEDS), or the base model is next.
+  struct EvaluationStep {
+    bool report_built = false;
+    std::string summary;  // The SUCCEEDED event's message.
+  };
+  // Stores the results the report carries (and, for the base model, in the cache keyed by base model and
+  // benchmark); builds and stores the TransferReport when both sides are there (the base from the cache when every
+  // benchmark is cached). INVALID_ARGUMENT when the results do not match the spec's benchmarks.
+  absl::StatusOr<EvaluationStep> RecordEvaluation(const ftd::v1::Job& job, const ftd::v1::ReportMetricsRequest& request);
+
   // Ends `job_id`'s current attempt `attempt` with `error` (rank failure or loss): RESTARTING or FAILED per
   // DecideFailure, then aborts the other ranks. A job already past that attempt is left alone.
   absl::Status FailAttempt(absl::string_view job_id, int32_t attempt, ftd::v1::JobError error);
@@ -104,8 +117,8 @@ class JobRuntime {
   const JobRuntimeOptions options_;
 
   absl::Mutex mu_;
-  // (job name, attempt, rank) -> highest batch_sequence applied.
-  std::map<std::tuple<std::string, int32_t, int32_t>, int64_t> acked_ ABSL_GUARDED_BY(mu_);
+  // (job name, attempt, rank, phase: 0 training, else the EvaluationRole scored) -> highest batch_sequence applied.
+  std::map<std::tuple<std::string, int32_t, int32_t, int>, int64_t> acked_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ftd

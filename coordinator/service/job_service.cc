@@ -32,6 +32,8 @@ constexpr int kStoreScanPage = 500;
 constexpr int kWatchBatch = 256;
 // CreateJob refuses a taken id; only this service creates jobs, so one retry is already a surprise.
 constexpr int kMaxIdAttempts = 16;
+// GetTransferReport's resource: a singleton under its job.
+constexpr absl::string_view kTransferReportSuffix = "/transferReport";
 
 // Copies a StatusOr's value into the gRPC response and converts its status: the shape of every unary handler.
 template <typename T>
@@ -49,6 +51,35 @@ int64_t JobNumberOf(absl::string_view job_id) {
 
 absl::Status Unimplemented(absl::string_view rpc, absl::string_view arrives_with) {
   return absl::UnimplementedError(absl::StrCat(rpc, " is not implemented yet: it arrives with ", arrives_with));
+}
+
+// The job "jobs/{job}" of a transfer report's name "jobs/{job}/transferReport"; INVALID_ARGUMENT naming the
+// field otherwise (the job part itself is checked by ParseJobName).
+absl::StatusOr<std::string> TransferReportJobName(absl::string_view name) {
+  absl::string_view job_name = name;
+  if (!absl::ConsumeSuffix(&job_name, kTransferReportSuffix)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("name: must be jobs/{job}", kTransferReportSuffix, ", got \"", name, "\""));
+  }
+  return std::string(job_name);
+}
+
+// The stored report of the job `job_name` names. NOT_FOUND for an unknown job ("job jobs/X not found") and, until
+// the job's evaluation has stored one, "job jobs/X has no transfer report yet (state S)", so the caller can tell a
+// job still evaluating from one that never will (FAILED, CANCELLED).
+absl::StatusOr<v1::TransferReport> ReadTransferReport(CoordinatorStore& store, absl::string_view job_name) {
+  ASSIGN_OR_RETURN(const std::string id, ParseJobName(job_name, "name"));
+  absl::StatusOr<v1::Job> job = store.GetJob(id);
+  if (!job.ok()) return JobNotFoundAs(job.status(), job_name);
+  absl::StatusOr<v1::TransferReport> report = store.GetTransferReport(id);
+  if (absl::IsNotFound(report.status())) {
+    return absl::NotFoundError(absl::StrCat("job ", job_name, " has no transfer report yet (state ",
+                                            absl::StripPrefix(v1::JobState_Name(job->state()), "JOB_STATE_"),
+                                            ")"));
+  }
+  RETURN_IF_ERROR(report.status());
+  if (report->name().empty()) report->set_name(absl::StrCat(job_name, kTransferReportSuffix));
+  return report;
 }
 
 }  // namespace
@@ -130,10 +161,15 @@ grpc::Status CoordinatorJobService::ListCheckpoints(grpc::ServerContext* context
   return Reply(Checkpoints(*request), response);
 }
 
-grpc::Status CoordinatorJobService::GetTransferReport(grpc::ServerContext*, const v1::GetTransferReportRequest*,
-                                                      v1::TransferReport*) {
-  return ToGrpc(Unimplemented("GetTransferReport", "the benchmark suites and the transfer report (planned in "
-                                                   "docs/ARCHITECTURE.md, after issue 6)"));
+grpc::Status CoordinatorJobService::GetTransferReport(grpc::ServerContext* context,
+                                                      const v1::GetTransferReportRequest* request,
+                                                      v1::TransferReport* response) {
+  absl::StatusOr<CallerIdentity> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<std::string> job_name = TransferReportJobName(request->name());
+  if (!job_name.ok()) return ToGrpc(job_name.status());
+  if (absl::Status visible = CheckOwner(*caller, *job_name); !visible.ok()) return ToGrpc(visible);
+  return Reply(ReadTransferReport(store_, *job_name), response);
 }
 
 grpc::Status CoordinatorJobService::RunEvaluation(grpc::ServerContext*, const v1::RunEvaluationRequest*,

@@ -54,9 +54,10 @@ struct JobServiceOptions {
   JobMetrics* metrics = nullptr;
 };
 
-// Implements SubmitJob, GetJob, ListJobs, CancelJob, WatchJob, GetJobLogs, ListCheckpoints, DownloadArtifact
-// (artifact_export.h) and ListWorkers; GetTransferReport, RunEvaluation and GetEvaluation answer UNIMPLEMENTED
-// naming the work that brings them.
+// Implements SubmitJob, GetJob, ListJobs, CancelJob, WatchJob, GetJobLogs, ListCheckpoints, GetTransferReport (the
+// stored report; NOT_FOUND naming the job's state until its evaluation stores one), DownloadArtifact
+// (artifact_export.h) and ListWorkers; RunEvaluation and GetEvaluation answer UNIMPLEMENTED naming the work that
+// brings them.
 //
 // State: everything lives in the store, so a coordinator restarted on the same store serves the same jobs, ids and
 // request_ids. In memory only: the next job number and the request_id index, both rebuilt by Create from the store.

@@ -125,6 +125,20 @@ v1::RunRank RunRankFor(const v1::Job& job, const v1::RankPlacement& placement) {
   run.set_attempt(job.restart_count());
   run.set_rank(placement.rank());
   run.set_world_size(job.placement_size());
+  if (job.state() == v1::JOB_STATE_EVALUATING) {
+    // The benchmark battery on one worker: the tuned model (base + the job's final result) or the base model.
+    run.set_world_size(1);
+    run.set_task(v1::RANK_TASK_EVALUATE);
+    run.set_eval_role(job.evaluation_role());
+    *run.mutable_resolved_spec() = job.resolved_spec();
+    *run.mutable_benchmarks() = job.resolved_spec().benchmarks();
+    if (job.evaluation_role() == v1::EVALUATION_ROLE_BASE) {
+      run.mutable_eval_target()->set_model_path(job.resolved_spec().base_model());
+    } else {
+      run.mutable_eval_target()->set_checkpoint(absl::StrCat(job.name(), "/checkpoints/final"));
+    }
+    return run;
+  }
   absl::string_view device = placement.device();
   int32_t index = 0;
   if (absl::ConsumePrefix(&device, "cuda:") && absl::SimpleAtoi(device, &index)) run.set_device_index(index);

@@ -45,7 +45,8 @@ absl::StatusOr<std::vector<v1::Job>> ListUnfinishedJobs(CoordinatorStore& store)
 
 // The RunRank that starts `placement`'s rank of `job`'s current attempt: attempt = restart_count, world_size = the
 // placement's size, the resolved spec, Gloo for a CPU job and NCCL for a CUDA one, device_index N of "cuda:N" (0 for
-// "cpu"), task TRAIN.
+// "cpu"), task TRAIN. For an EVALUATING job: task EVALUATE, world_size 1, the spec's benchmarks, eval_role =
+// Job.evaluation_role and its target (TUNED: the checkpoint "final"; BASE: the base model directory).
 v1::RunRank RunRankFor(const v1::Job& job, const v1::RankPlacement& placement);
 
 // Implements RegisterWorker, Heartbeat, WatchAssignments and the rendezvous RPCs; ReportMetrics, PutCheckpoint and

@@ -354,7 +354,7 @@ std::vector<BadSpec> BadSpecs() {
       {"EnumGivenList", WithBase("device: [cpu]\n"), "device: expected one of cuda, cpu, got a sequence"},
       {"NestedEnumUnknown", WithBase("benchmarks:\n  - suite: arc\n    path: /x\n"),
        "benchmarks[0].suite: unknown value \"arc\" (expected one of perplexity, mmlu, hellaswag, long_context, "
-       "task)"},
+       "task, piqa)"},
       {"ListGivenMap", "base_model: /m\ndatasets: {path: /d}\n", "datasets: expected a sequence, got a map"},
       {"ListItemGivenScalar", "base_model: /m\ndatasets:\n  - /d.jsonl\n",
        "datasets[0]: expected a map, got \"/d.jsonl\""},

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <utility>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -106,8 +107,11 @@ absl::StatusOr<v1::Checkpoint> UploadFinalResult(CoordinatorConnection& connecti
   return Upload(connection, std::move(header), order, files);
 }
 
-absl::StatusOr<std::string> DownloadCheckpoint(CoordinatorConnection& connection, const std::string& checkpoint,
-                                               CheckpointStore& local) {
+namespace {
+
+// The checkpoint's metadata and its files' verified bytes, in the checkpoint's file order.
+absl::StatusOr<std::pair<v1::Checkpoint, std::vector<std::string>>> Fetch(CoordinatorConnection& connection,
+                                                                          const std::string& checkpoint) {
   v1::GetCheckpointRequest request;
   request.set_name(checkpoint);
   const auto context = connection.NewContext(kTransferTimeout);
@@ -118,7 +122,7 @@ absl::StatusOr<std::string> DownloadCheckpoint(CoordinatorConnection& connection
     RETURN_IF_ERROR(FromGrpc(reader->Finish(), absl::StrCat("downloading ", checkpoint)));
     return absl::DataLossError(absl::StrCat("downloading ", checkpoint, ": the stream did not start with metadata"));
   }
-  const v1::Checkpoint meta = message.checkpoint();
+  v1::Checkpoint meta = message.checkpoint();
   std::vector<std::string> contents(static_cast<size_t>(meta.files_size()));
   while (reader->Read(&message)) {
     const v1::DataChunk& chunk = message.chunk();
@@ -134,8 +138,6 @@ absl::StatusOr<std::string> DownloadCheckpoint(CoordinatorConnection& connection
     bytes.append(chunk.data());
   }
   RETURN_IF_ERROR(FromGrpc(reader->Finish(), absl::StrCat("downloading ", checkpoint)));
-  const std::string name = TrainCheckpointName(meta.step());
-  ASSIGN_OR_RETURN(CheckpointWriter writer, CheckpointWriter::Begin(&local, name));
   for (int i = 0; i < meta.files_size(); ++i) {
     const std::string& bytes = contents[static_cast<size_t>(i)];
     if (static_cast<int64_t>(bytes.size()) != meta.files(i).size_bytes() ||
@@ -143,10 +145,42 @@ absl::StatusOr<std::string> DownloadCheckpoint(CoordinatorConnection& connection
       return absl::DataLossError(absl::StrCat("downloading ", checkpoint, ": file ", meta.files(i).path(),
                                               " does not match its size or SHA-256"));
     }
-    RETURN_IF_ERROR(writer.AddFile(meta.files(i).path(), bytes));
+  }
+  return std::make_pair(std::move(meta), std::move(contents));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Checkpoint> DownloadCheckpointFiles(CoordinatorConnection& connection,
+                                                       const std::string& checkpoint, const std::string& dir) {
+  ASSIGN_OR_RETURN(auto fetched, Fetch(connection, checkpoint));
+  const auto& [meta, contents] = fetched;
+  for (int i = 0; i < meta.files_size(); ++i) {
+    const std::string& path = meta.files(i).path();
+    if (path.empty() || path[0] == '/' || path.find("..") != std::string::npos) {
+      return absl::DataLossError(absl::StrCat("downloading ", checkpoint, ": unsafe file path \"", path, "\""));
+    }
+    const std::string target = JoinPath(dir, path);
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(target).parent_path(), ec);
+    if (ec) return absl::InternalError(absl::StrCat("creating ", target, ": ", ec.message()));
+    RETURN_IF_ERROR(WriteFileAtomically(target, {AsBytes(contents[static_cast<size_t>(i)])}));
+  }
+  return meta;
+}
+
+absl::StatusOr<std::string> DownloadCheckpoint(CoordinatorConnection& connection, const std::string& checkpoint,
+                                               CheckpointStore& local) {
+  ASSIGN_OR_RETURN(auto fetched, Fetch(connection, checkpoint));
+  const auto& [meta, contents] = fetched;
+  const std::string name = TrainCheckpointName(meta.step());
+  ASSIGN_OR_RETURN(CheckpointWriter writer, CheckpointWriter::Begin(&local, name));
+  for (int i = 0; i < meta.files_size(); ++i) {
+    RETURN_IF_ERROR(writer.AddFile(meta.files(i).path(), contents[static_cast<size_t>(i)]));
   }
   RETURN_IF_ERROR(writer.Commit(meta.step(), meta.trainer_state().empty() ? "{}" : meta.trainer_state()));
   return name;
 }
+
 
 }  // namespace ftd

@@ -36,4 +36,11 @@ absl::StatusOr<ftd::v1::Checkpoint> UploadFinalResult(CoordinatorConnection& con
 absl::StatusOr<std::string> DownloadCheckpoint(CoordinatorConnection& connection, const std::string& checkpoint,
                                                CheckpointStore& local);
 
+// Downloads "jobs/{job}/checkpoints/{checkpoint}" as plain files under `dir` (created; each file at its relative
+// path): for a job's final result, the adapter or model directory to evaluate. Chunks CRC32C-checked, files SHA-256
+// verified (DATA_LOSS otherwise); a path that is absolute or holds ".." is DATA_LOSS. Returns the checkpoint's
+// metadata.
+absl::StatusOr<ftd::v1::Checkpoint> DownloadCheckpointFiles(CoordinatorConnection& connection,
+                                                            const std::string& checkpoint, const std::string& dir);
+
 }  // namespace ftd

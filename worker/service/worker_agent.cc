@@ -7,11 +7,14 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "common/checkpoint/file_checkpoint_store.h"
 #include "common/job_spec_yaml.h"
 #include "common/logging.h"
@@ -73,8 +76,13 @@ class RankRun {
         connection_(connection),
         worker_name_(std::move(worker_name)),
         stopping_(stopping),
-        dir_(JoinPath(options.work_dir, absl::StrCat("jobs/", JobDirName(run_.job()), "/attempt-", run_.attempt(),
-                                                     "/rank-", run_.rank()))) {}
+        dir_(JoinPath(options.work_dir,
+                      absl::StrCat("jobs/", JobDirName(run_.job()), "/attempt-", run_.attempt(), "/rank-", run_.rank(),
+                                   run_.task() == v1::RANK_TASK_EVALUATE
+                                       ? absl::StrCat("-eval-", absl::AsciiStrToLower(absl::StripPrefix(
+                                                                    v1::EvaluationRole_Name(run_.eval_role()),
+                                                                    "EVALUATION_ROLE_")))
+                                       : ""))) {}
 
   void Start() { thread_ = std::thread([this] { Main(); }); }
   void Join() {
@@ -113,13 +121,15 @@ class RankRun {
     v1::ReportMetricsRequest request;
     {
       absl::MutexLock lock(&mu_);
-      if (pending_metrics_.empty() && pending_logs_.empty() && !status_dirty_) return;
+      if (pending_metrics_.empty() && pending_logs_.empty() && !status_dirty_ && pending_results_.empty()) return;
       for (v1::MetricsSample& sample : pending_metrics_) *request.add_metrics() = std::move(sample);
       for (v1::LogLine& line : pending_logs_) *request.add_logs() = std::move(line);
       pending_metrics_.clear();
       pending_logs_.clear();
       if (status_dirty_) *request.mutable_status() = status_;
       status_dirty_ = false;
+      for (v1::BenchmarkResult& result : pending_results_) *request.add_results() = std::move(result);
+      pending_results_.clear();
     }
     request.set_worker(worker_name_);
     request.set_job(run_.job());
@@ -403,12 +413,147 @@ class RankRun {
     return absl::OkStatus();
   }
 
+  // The model an EVALUATE rank scores: (model dir, adapter dir or empty), the job's final result downloaded first.
+  absl::StatusOr<std::pair<std::string, std::string>> EvaluationModel() {
+    const v1::EvaluationTarget& target = run_.eval_target();
+    if (target.has_adapter()) return std::make_pair(target.adapter().base_model(), target.adapter().adapter_path());
+    if (!target.model_path().empty()) return std::make_pair(target.model_path(), std::string());
+    if (target.checkpoint().empty()) return absl::InvalidArgumentError("the evaluation names no model");
+    const std::string dir = JoinPath(dir_, "tuned");
+    absl::StatusOr<v1::Checkpoint> downloaded;
+    for (int attempt = 0; attempt < 30 && !stopping_.load(); ++attempt) {
+      downloaded = DownloadCheckpointFiles(connection_, target.checkpoint(), dir);
+      if (!Retryable(downloaded.status())) break;
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(kRetryPause));
+    }
+    RETURN_IF_ERROR(downloaded.status());
+    Log(v1::LOG_LEVEL_INFO, absl::StrCat("scoring ", target.checkpoint()));
+    if (run_.resolved_spec().method() == v1::METHOD_FULL) return std::make_pair(dir, std::string());
+    return std::make_pair(run_.resolved_spec().base_model(), dir);
+  }
+
+  // One benchmark through a child `ftd-worker eval --json`, its JSON turned into a BenchmarkResult.
+  absl::StatusOr<v1::BenchmarkResult> RunBenchmark(const v1::Benchmark& benchmark, const std::string& model,
+                                                   const std::string& adapter) {
+    static const std::map<v1::BenchmarkSuite, std::string> kSuites = {
+        {v1::BENCHMARK_SUITE_MMLU, "mmlu"},           {v1::BENCHMARK_SUITE_HELLASWAG, "hellaswag"},
+        {v1::BENCHMARK_SUITE_PIQA, "piqa"},           {v1::BENCHMARK_SUITE_PERPLEXITY, "perplexity"},
+        {v1::BENCHMARK_SUITE_LONG_CONTEXT, "long_context"}, {v1::BENCHMARK_SUITE_TASK, "task"}};
+    auto suite = kSuites.find(benchmark.suite());
+    if (suite == kSuites.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("benchmark suite ", v1::BenchmarkSuite_Name(benchmark.suite())));
+    }
+    std::vector<std::string> argv = {options_.worker_binary, "eval", "--model", model, "--suite", suite->second,
+                                     "--data", benchmark.path(), "--json"};
+    if (!adapter.empty()) argv.insert(argv.end(), {"--adapter", adapter});
+    if (benchmark.has_num_fewshot()) argv.insert(argv.end(), {"--num-fewshot", absl::StrCat(benchmark.num_fewshot())});
+    if (benchmark.has_limit()) argv.insert(argv.end(), {"--limit", absl::StrCat(benchmark.limit())});
+    std::string result_line;
+    RankProcessOptions process_options;
+    process_options.argv = argv;
+    process_options.on_line = [&](OutputStream stream, const std::string& line) {
+      if (stream == OutputStream::kStdout && line.starts_with("{")) {
+        result_line = line;
+      } else if (stream == OutputStream::kStderr) {
+        absl::MutexLock lock(&mu_);
+        stderr_tail_.push_back(line);
+        if (stderr_tail_.size() > kStderrTail) stderr_tail_.pop_front();
+      }
+    };
+    const absl::Time started = absl::Now();
+    ASSIGN_OR_RETURN(std::unique_ptr<RankProcess> started_process, RankProcess::Start(std::move(process_options)));
+    std::shared_ptr<RankProcess> process = std::move(started_process);
+    {
+      absl::MutexLock lock(&mu_);
+      process_ = process;
+      if (aborted_) process->Kill();
+    }
+    const RankExit exit = process->Wait();
+    {
+      absl::MutexLock lock(&mu_);
+      process_.reset();
+      if (aborted_) return absl::CancelledError("aborted");
+    }
+    if (!exit.ok()) return ChildError(exit);
+    const json parsed = json::parse(result_line, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_object() || !parsed.contains("metrics")) {
+      return absl::InternalError(absl::StrCat("ftd-worker eval printed no result for ", suite->second));
+    }
+    v1::BenchmarkResult result;
+    *result.mutable_benchmark() = benchmark;
+    const int64_t items = parsed.value("items", int64_t{0});
+    const bool grouped = parsed.contains("subtasks");
+    for (const auto& [name, metric] : parsed["metrics"].items()) {
+      v1::MetricValue& value = *result.add_metrics();
+      value.set_metric(name);
+      value.set_value(metric.at("value").get<double>());
+      value.set_n(items);
+      const bool higher = metric.value("higher_is_better", true);
+      value.set_direction(higher ? v1::METRIC_DIRECTION_HIGHER_IS_BETTER : v1::METRIC_DIRECTION_LOWER_IS_BETTER);
+      if (metric.at("stderr").is_number()) {
+        value.set_stderr(metric.at("stderr").get<double>());
+        value.set_stderr_method(suite->second == "perplexity" ? v1::STDERR_METHOD_BOOTSTRAP
+                                : grouped                      ? v1::STDERR_METHOD_POOLED
+                                                               : v1::STDERR_METHOD_SAMPLE);
+      }
+    }
+    const absl::Duration took = absl::Now() - started;
+    result.mutable_duration()->set_seconds(absl::ToInt64Seconds(took));
+    Log(v1::LOG_LEVEL_INFO, absl::StrCat(v1::EvaluationRole_Name(run_.eval_role()), " ", suite->second, ": ",
+                                         parsed["metrics"].dump()));
+    return result;
+  }
+
+  // An EVALUATE rank: every benchmark of the job on its model, then DONE with the results.
+  void EvaluateMain() {
+    SetState(v1::RANK_STATE_EVALUATING);
+    Flush();
+    absl::Status outcome = absl::OkStatus();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) outcome = absl::InternalError(absl::StrCat("creating ", dir_, ": ", ec.message()));
+    std::vector<v1::BenchmarkResult> results;
+    if (outcome.ok()) {
+      absl::StatusOr<std::pair<std::string, std::string>> model = EvaluationModel();
+      outcome = model.status();
+      for (int i = 0; outcome.ok() && i < run_.benchmarks_size(); ++i) {
+        absl::StatusOr<v1::BenchmarkResult> result = RunBenchmark(run_.benchmarks(i), model->first, model->second);
+        outcome = result.status();
+        if (result.ok()) results.push_back(*std::move(result));
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (aborted_) {
+        finished_ = true;
+        return;
+      }
+    }
+    if (outcome.ok()) {
+      absl::MutexLock lock(&mu_);
+      pending_results_ = std::move(results);
+      status_.set_state(v1::RANK_STATE_DONE);
+      status_dirty_ = true;
+    } else {
+      Log(v1::LOG_LEVEL_ERROR, absl::StrCat("evaluation failed: ", outcome.ToString()));
+      Fail(outcome);
+    }
+    Flush();
+    MarkFinished(outcome.ok() ? "done" : "failed");
+  }
+
   void Main() {
     {
       absl::MutexLock lock(&mu_);
       status_.set_job(run_.job());
       status_.set_attempt(run_.attempt());
       status_.set_rank(run_.rank());
+    }
+    if (run_.task() == v1::RANK_TASK_EVALUATE) {
+      if (options_.metrics != nullptr) options_.metrics->RankStarted();
+      EvaluateMain();
+      return;
     }
     if (options_.metrics != nullptr) options_.metrics->RankStarted();
     SetState(v1::RANK_STATE_STARTING);
@@ -484,6 +629,7 @@ class RankRun {
   bool status_dirty_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<v1::MetricsSample> pending_metrics_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::LogLine> pending_logs_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::BenchmarkResult> pending_results_ ABSL_GUARDED_BY(mu_);  // EVALUATE: sent with the DONE.
   std::deque<std::string> stderr_tail_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<RankProcess> process_ ABSL_GUARDED_BY(mu_);
   bool aborted_ ABSL_GUARDED_BY(mu_) = false;
@@ -673,16 +819,16 @@ void WorkerAgent::Handle(const v1::WorkerCommand& command) {
 }
 
 void WorkerAgent::StartRank(const v1::RunRank& run) {
-  if (run.task() != v1::RANK_TASK_TRAIN) {
-    FTD_LOG(WARNING) << "ignoring a " << v1::RankTask_Name(run.task()) << " rank of " << run.job()
-                     << ": evaluation ranks come with the benchmark battery";
+  if (run.task() != v1::RANK_TASK_TRAIN && run.task() != v1::RANK_TASK_EVALUATE) {
+    FTD_LOG(WARNING) << "ignoring a rank of " << run.job() << " with task " << v1::RankTask_Name(run.task());
     return;
   }
   if (draining_.load()) {
     FTD_LOG(WARNING) << "draining: not starting rank " << run.rank() << " of " << run.job();
     return;
   }
-  const auto key = std::make_tuple(run.job(), run.attempt(), run.rank());
+  const int phase = run.task() == v1::RANK_TASK_EVALUATE ? static_cast<int>(run.eval_role()) : 0;
+  const auto key = std::make_tuple(run.job(), run.attempt(), run.rank(), phase);
   std::vector<std::shared_ptr<RankRun>> older;
   std::string worker_name;
   {
@@ -710,14 +856,16 @@ void WorkerAgent::StartRank(const v1::RunRank& run) {
 }
 
 void WorkerAgent::AbortRank(const v1::AbortRank& abort) {
-  std::shared_ptr<RankRun> rank;
+  std::vector<std::shared_ptr<RankRun>> matching;  // The rank in every phase (training, evaluation).
   {
     absl::MutexLock lock(&mu_);
-    auto it = ranks_.find(std::make_tuple(abort.job(), abort.attempt(), abort.rank()));
-    if (it == ranks_.end()) return;
-    rank = it->second;
+    for (const auto& [key, rank] : ranks_) {
+      if (std::get<0>(key) == abort.job() && std::get<1>(key) == abort.attempt() && std::get<2>(key) == abort.rank()) {
+        matching.push_back(rank);
+      }
+    }
   }
-  rank->Abort(abort.reason());
+  for (const std::shared_ptr<RankRun>& rank : matching) rank->Abort(abort.reason());
 }
 
 void WorkerAgent::AbortAll(const std::string& reason) {

@@ -1,7 +1,9 @@
 // WorkerAgent: `ftd-worker serve`: registers this process's devices with the coordinator, keeps its lease with
 // heartbeats, follows the assignments stream, runs each assigned rank as a child `ftd-worker train` process, and
 // forwards what the rank does: metrics and logs (ReportMetrics), rank 0's checkpoints and final result
-// (PutCheckpoint), and its end (done, early stop, failure with its status code). Abort commands kill the rank.
+// (PutCheckpoint), and its end (done, early stop, failure with its status code). Abort commands kill the rank. An
+// EVALUATE rank runs the job's benchmarks one `ftd-worker eval` child each on the tuned model (the base model plus
+// the downloaded final result) or the base model, and reports the BenchmarkResults with its DONE.
 #pragma once
 
 #include <atomic>
@@ -93,9 +95,9 @@ class WorkerAgent {
   std::string worker_name_ ABSL_GUARDED_BY(mu_);
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(10);
   grpc::ClientContext* watch_context_ ABSL_GUARDED_BY(mu_) = nullptr;
-  // (job, attempt, rank) -> the rank's supervisor. Finished ranks stay (so a replayed RunRank is a no-op) until
-  // their job's attempt is no longer assigned.
-  std::map<std::tuple<std::string, int32_t, int32_t>, std::shared_ptr<RankRun>> ranks_ ABSL_GUARDED_BY(mu_);
+  // (job, attempt, rank, phase: 0 training, else the EvaluationRole an EVALUATE rank scores) -> the rank's
+  // supervisor. Finished ranks stay, so a replayed RunRank is a no-op.
+  std::map<std::tuple<std::string, int32_t, int32_t, int>, std::shared_ptr<RankRun>> ranks_ ABSL_GUARDED_BY(mu_);
   std::thread watch_thread_;
   std::thread report_thread_;
 };
