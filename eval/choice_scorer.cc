@@ -10,6 +10,10 @@
 namespace ftd {
 namespace {
 
+// Continuations longer than this are scored with ScoreRequest (one forward) rather than token by token after the
+// cached context.
+constexpr int64_t kMaxSharedContinuationTokens = 8;
+
 // log p(target) and whether target is the argmax, from one row of logits (log_softmax in double, as ScoreRequest).
 void AddToken(const std::vector<float>& row, int32_t target, LoglikelihoodResult& result) {
   const auto max_it = std::max_element(row.begin(), row.end());
@@ -37,7 +41,10 @@ absl::StatusOr<std::vector<LoglikelihoodResult>> ScoreChoices(LlamaModel& model,
       return absl::InvalidArgumentError(absl::StrCat("score choices: request ", i, " has an empty continuation"));
     }
     const int64_t whole = static_cast<int64_t>(context.size() + requests[i].continuation.size());
-    if (context.empty() || whole > max_length + 1) {
+    // Decode takes one continuation token per call after the shared context: right for MMLU's one-token letters,
+    // slower than one full forward for long continuations (PIQA's solutions), which therefore go alone.
+    if (context.empty() || whole > max_length + 1 ||
+        static_cast<int64_t>(requests[i].continuation.size()) > kMaxSharedContinuationTokens) {
       ASSIGN_OR_RETURN(results[i], ScoreRequest(model, requests[i], max_length));
     } else {
       shared.push_back(i);

@@ -4,6 +4,7 @@
 // lm-eval's metrics and stderrs) and `serve` (join a coordinator and run the ranks it assigns; full build).
 #include "worker/worker_cli.h"
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -167,6 +168,9 @@ int RunWorkerCli(int argc, char** argv) {
     return 0;
   }
   if (*train) {
+    // A peer rank that dies closes its sockets: a write to one must fail with EPIPE (an error naming the step and
+    // the peer), not kill this rank with SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
     const absl::Status status = RunTrainCommand(train_options, std::cout);
     if (!status.ok()) std::cerr << "ftd-worker train: " << status.message() << "\n";
     return status.ok() ? 0 : 1;

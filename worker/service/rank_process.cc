@@ -75,6 +75,11 @@ absl::StatusOr<std::unique_ptr<RankProcess>> RankProcess::Start(RankProcessOptio
   if (pid == 0) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // A rank whose peer died must see EPIPE from its socket write (Gloo turns it into an error the coordinator
+    // classifies as a lost rank), not die of SIGPIPE. The disposition survives exec.
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, nullptr);
     if (getppid() != parent) _exit(127);  // The worker died before the signal was armed.
     dup2(out_pipe[1], STDOUT_FILENO);
     dup2(err_pipe[1], STDERR_FILENO);
