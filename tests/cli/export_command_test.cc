@@ -27,6 +27,7 @@
 #include "coordinator/store/coordinator_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/cli/run_ftctl.h"
 #include "nlohmann/json.hpp"
 #include "tests/proto/local_server.h"
 #include "tests/testing/fake_clock.h"
@@ -311,15 +312,7 @@ TEST_F(ExportCommandTest, WorkersTable) {
 TEST_F(ExportCommandTest, FtctlExportAndWorkersFlags) {
   WriteFinal();
   const auto run = [this](const std::string& args, std::string* out) {
-    const std::string cmd = absl::StrCat("env -u FTD_SERVER -u FTD_TOKEN -u FTD_CONFIG HOME=", tmp_.path(), " ",
-                                         FTCTL_PATH, " ", args, " --server ", address_, " </dev/null 2>&1");
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    if (pipe == nullptr) return -1;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out->append(buf, n);
-    const int status = ::pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return RunFtctl(FTCTL_PATH, tmp_.path(), address_, args, out);
   };
   std::string out;
   ASSERT_EQ(run("export ft-000001 -d " + tmp_.file("adapter"), &out), 0) << out;

@@ -27,6 +27,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/cli/run_ftctl.h"
 #include "tests/proto/local_server.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/temp_dir.h"
@@ -347,15 +348,7 @@ TEST_F(ReportCommandTest, FtctlReportFlags) {
   FinishTraining();
   StoreReport();
   const auto run = [this](const std::string& args, std::string* out) {
-    const std::string cmd = absl::StrCat("env -u FTD_SERVER -u FTD_TOKEN -u FTD_CONFIG HOME=", tmp_.path(), " ",
-                                         FTCTL_PATH, " ", args, " --server ", address_, " </dev/null 2>&1");
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    if (pipe == nullptr) return -1;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out->append(buf, n);
-    const int status = ::pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return RunFtctl(FTCTL_PATH, tmp_.path(), address_, args, out);
   };
   std::string out;
   ASSERT_EQ(run("report ft-000001", &out), 0) << out;
