@@ -27,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "tests/coordinator/coordinator_store_testing.h"
 #include "tests/proto/local_server.h"
+#include "tests/coordinator/worker_calls.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/temp_dir.h"
 
@@ -35,14 +36,6 @@ namespace ftd {
 inline constexpr char kJobId[] = "ft-000001";
 inline constexpr char kJob[] = "jobs/ft-000001";
 
-inline v1::RegisterWorkerRequest CpuRegistration(const std::string& host) {
-  v1::RegisterWorkerRequest request;
-  request.set_host(host);
-  request.set_version("0.1.0");
-  request.mutable_cpu()->set_cores(8);
-  request.mutable_cpu()->set_memory_bytes(int64_t{8} << 30);
-  return request;
-}
 
 inline absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
@@ -112,23 +105,8 @@ class JobRuntimeTest : public ::testing::Test {
     server_.server->Shutdown();
   }
 
-  std::string Register(const std::string& host) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::RegisterWorkerResponse response;
-    const grpc::Status status = stub_->RegisterWorker(&context, CpuRegistration(host), &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.worker();
-  }
-
-  bool Heartbeat(const std::string& worker) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::HeartbeatRequest request;
-    request.set_worker(worker);
-    v1::HeartbeatResponse response;
-    return stub_->Heartbeat(&context, request, &response).ok() && response.lease_valid();
-  }
+  std::string Register(const std::string& host) { return RegisterCpuWorker(*stub_, host); }
+  bool Heartbeat(const std::string& worker) { return HeartbeatWorker(*stub_, worker); }
 
   // Stores a QUEUED two-rank CPU job as SubmitJob would (`tweak` edits its resolved spec), then runs a scheduling
   // cycle that places it on the two workers.

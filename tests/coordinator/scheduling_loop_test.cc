@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "tests/proto/local_server.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/coordinator/worker_calls.h"
 #include "tests/testing/fake_clock.h"
 
 namespace ftd {
@@ -35,14 +36,6 @@ using ::testing::HasSubstr;
 const std::string kTinyLlama = absl::StrCat(FTD_SOURCE_DIR, "/tests/fixtures/model_io/tiny_llama");
 
 
-v1::RegisterWorkerRequest CpuRegistration(const std::string& host) {
-  v1::RegisterWorkerRequest request;
-  request.set_host(host);
-  request.set_version("0.1.0");
-  request.mutable_cpu()->set_cores(8);
-  request.mutable_cpu()->set_memory_bytes(int64_t{8} << 30);
-  return request;
-}
 
 // One open WatchAssignments stream.
 struct Stream {
@@ -87,23 +80,8 @@ class SchedulingLoopTest : public ::testing::Test {
     server_.server->Shutdown();
   }
 
-  std::string Register(const std::string& host) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::RegisterWorkerResponse response;
-    const grpc::Status status = stub_->RegisterWorker(&context, CpuRegistration(host), &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response.worker();
-  }
-
-  bool Heartbeat(const std::string& worker) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::HeartbeatRequest request;
-    request.set_worker(worker);
-    v1::HeartbeatResponse response;
-    return stub_->Heartbeat(&context, request, &response).ok() && response.lease_valid();
-  }
+  std::string Register(const std::string& host) { return RegisterCpuWorker(*stub_, host); }
+  bool Heartbeat(const std::string& worker) { return HeartbeatWorker(*stub_, worker); }
 
   // A QUEUED CPU job of `world_size` ranks, stored as SubmitJob stores one.
   std::string Queue(const std::string& id, int world_size) {
