@@ -47,15 +47,16 @@ struct JobRuntimeOptions {
 //     without benchmarks straight on to SUCCEEDED; with them, rank 0's worker keeps its slot and gets an EVALUATE
 //     rank for the tuned model, then (unless every benchmark's base results are cached) one for the base model;
 //     its DONE carries the BenchmarkResults, stored as "tuned/NNN" / "base/NNN", and once both sides are there the
-//     TransferReport (transfer_report_builder.h) is stored and the job SUCCEEDS. A failed evaluation fails the job;
-//   - rank 0 EARLY_STOPPED: EARLY_STOPPED with the EarlyStop event;
+//     TransferReport (transfer_report_builder.h) is stored and the job SUCCEEDS. A failed evaluation fails the job
+//     (no restart: the trained result is stored);
+//   - rank 0 EARLY_STOPPED: EARLY_STOPPED with the EarlyStop event (its best checkpoint is not evaluated yet);
 //   - any rank FAILED: its error_status_code is classified (ClassifyRankError) and DecideFailure says RESTARTING
 //     (attempt + 1 after a backoff, resuming from the newest checkpoint) or FAILED; every rank of the attempt gets
 //     AbortRank (the failed one's worker has nothing left to stop).
 // A lost worker is a RANK_LOST failure of every rank it held. Reports of an attempt that is no longer current
 // (other attempt, job ended, rank not on that worker) are FAILED_PRECONDITION: the rank must stop.
 //
-// Report batches are deduplicated by batch_sequence per (job, attempt, rank) in memory: after a coordinator restart
+// Report batches are deduplicated by batch_sequence per (job, attempt, rank, phase) in memory: after a coordinator restart
 // a retried batch may be applied twice (its log lines show twice; states are idempotent).
 //
 // Threading: every method may be called from any gRPC thread; job changes are compare-and-set writes through the
