@@ -56,8 +56,8 @@ struct JobRuntimeOptions {
 // A lost worker is a RANK_LOST failure of every rank it held. Reports of an attempt that is no longer current
 // (other attempt, job ended, rank not on that worker) are FAILED_PRECONDITION: the rank must stop.
 //
-// Report batches are deduplicated by batch_sequence per (job, attempt, rank, phase) in memory: after a coordinator restart
-// a retried batch may be applied twice (its log lines show twice; states are idempotent).
+// Report batches are deduplicated by batch_sequence per (job, attempt, rank, phase) in memory: after a coordinator
+// restart a retried batch may be applied twice (its log lines show twice; states are idempotent).
 //
 // Threading: every method may be called from any gRPC thread; job changes are compare-and-set writes through the
 // store (UpdateJobAndPublish), the dedup table has its own mutex. Construct after the store, the events hub and the
