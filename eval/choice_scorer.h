@@ -13,10 +13,11 @@
 
 namespace ftd {
 
-// One result per entry of `requests`, which must all have the same context. A request whose context + continuation
-// does not fit in max_length + 1 tokens (HFLM then truncates from the left, so its context differs) is scored with
+// One result per entry of `requests`, which must all have the same context. A request whose context + continuation does
+// not fit in max_length + 1 tokens (HFLM then truncates from the left, so its context differs) is scored with
 // ScoreRequest instead, as is one whose continuation is longer than 8 tokens (decoded one token per call after the
-// cache, it would cost more than its own full forward). INVALID_ARGUMENT when the contexts differ or a continuation is empty.
+// cache, it would cost more than its own full forward). INVALID_ARGUMENT when the contexts differ or a continuation is
+// empty.
 absl::StatusOr<std::vector<LoglikelihoodResult>> ScoreChoices(LlamaModel& model,
                                                               const std::vector<TokenRequest>& requests,
                                                               int64_t max_length);

@@ -32,14 +32,14 @@ std::string StepCheckpointName(int64_t step);
 absl::StatusOr<ftd::v1::Checkpoint> ReadStoredCheckpoint(CheckpointStore& store, absl::string_view job_name,
                                                          absl::string_view checkpoint);
 
-// Reads an upload's chunks with `next` (false at the end of the stream) after its `header` and stores them in
-// `store` under StepCheckpointName(step) ("<step name>-a<attempt>" when another attempt already stored that step),
-// or "final" for a final result (replacing an earlier attempt's). Every chunk must continue its file at the next offset (INVALID_ARGUMENT naming the
-// file and offsets otherwise) and match its CRC32C (DATA_LOSS); each file must end at its declared size
-// (INVALID_ARGUMENT) with its declared SHA-256 (DATA_LOSS). The manifest is committed only after all of it checks
-// out; a failed upload leaves orphan chunks, removed here before returning. A retried upload whose checkpoint is
-// already stored with the same files returns the stored one. Returns the Checkpoint as stored (name set).
-// Files are held in memory one at a time.
+// Reads an upload's chunks with `next` (false at the end of the stream) after its `header` and stores them in `store`
+// under StepCheckpointName(step) ("<step name>-a<attempt>" when another attempt already stored that step), or "final"
+// for a final result (replacing an earlier attempt's). Every chunk must continue its file at the next offset
+// (INVALID_ARGUMENT naming the file and offsets otherwise) and match its CRC32C (DATA_LOSS); each file must end at its
+// declared size (INVALID_ARGUMENT) with its declared SHA-256 (DATA_LOSS). The manifest is committed only after all of
+// it checks out; a failed upload leaves orphan chunks, removed here before returning. A retried upload whose checkpoint
+// is already stored with the same files returns the stored one. Returns the Checkpoint as stored (name set). Files are
+// held in memory one at a time.
 absl::StatusOr<ftd::v1::Checkpoint> StoreUploadedCheckpoint(
     CheckpointStore& store, absl::string_view job_name, const ftd::v1::PutCheckpointHeader& header,
     absl::FunctionRef<bool(ftd::v1::PutCheckpointRequest&)> next, absl::Time now);

@@ -105,7 +105,8 @@ class JobRuntime {
   // Stores the results the report carries (and, for the base model, in the cache keyed by base model and
   // benchmark); builds and stores the TransferReport when both sides are there (the base from the cache when every
   // benchmark is cached). INVALID_ARGUMENT when the results do not match the spec's benchmarks.
-  absl::StatusOr<EvaluationStep> RecordEvaluation(const ftd::v1::Job& job, const ftd::v1::ReportMetricsRequest& request);
+  absl::StatusOr<EvaluationStep> RecordEvaluation(const ftd::v1::Job& job,
+                                                  const ftd::v1::ReportMetricsRequest& request);
 
   // Ends `job_id`'s current attempt `attempt` with `error` (rank failure or loss): RESTARTING or FAILED per
   // DecideFailure, then aborts the other ranks. A job already past that attempt is left alone.

@@ -31,15 +31,18 @@ struct SchedulingLoopOptions {
 };
 
 // Lifecycle: construct after the store, the events hub and the worker service (all must outlive it), call RunCycle
-// periodically (the daemon: every 500 ms, and after a lease sweep). Thread-safe; cycles are serialised.
+// whenever Wake was called and at least every 500 ms (the daemon's control thread, after each lease sweep).
+// Thread-safe; cycles are serialised.
 //
 // A cycle reads the unfinished jobs from the store: a worker named in the placement of a job that is not QUEUED runs
 // a rank and is busy; the QUEUED jobs, in creation order, are the queue. Slots come from the workers whose lease is
-// valid now and renewed within the last half lease (PlaceableWorkers) and their stored registration (WorkerSlotsOf):
-// a worker whose lease ran out is never used, swept or not, nor one that has gone quiet. Fair share counts running ranks per user (Job.user, the submitter's token's user): within a
-// priority, the user with the fewest ranks running goes first, then submission order. Each placement is written through UpdateJobAndPublish as a compare-and-set
-// on the job still being QUEUED (a job cancelled meanwhile is skipped), then a RunRank per rank (RunRankFor over the
-// stored job) is queued for its worker. GPU ranks on one worker take its GPUs in registration order ("cuda:<index>").
+// valid now and renewed within the last half lease (PlaceableWorkers) and their stored registration
+// (WorkerSlotsOf): a worker whose lease ran out is never used, swept or not, nor one that has gone quiet. Fair share
+// counts running ranks per user (Job.user, the submitter's token's user): within a priority, the user with the
+// fewest ranks running goes first, then submission order. Each placement is written through UpdateJobAndPublish as
+// a compare-and-set on the job still being QUEUED (a job cancelled meanwhile is skipped), then a RunRank per rank
+// (RunRankFor over the stored job) is queued for its worker. GPU ranks on one worker take its GPUs in registration
+// order ("cuda:<index>").
 class SchedulingLoop {
  public:
   SchedulingLoop(CoordinatorStore& store, JobEvents& events, CoordinatorWorkerService& workers,

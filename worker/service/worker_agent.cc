@@ -270,7 +270,8 @@ class RankRun {
   void OnCheckpoint(const std::string& name, bool best) {
     if (run_.rank() != 0) return;
     Flush();  // The steps before the checkpoint reach the coordinator first.
-    absl::Status status = local_checkpoints_ == nullptr ? absl::FailedPreconditionError("no local store") : absl::OkStatus();
+    absl::Status status =
+        local_checkpoints_ == nullptr ? absl::FailedPreconditionError("no local store") : absl::OkStatus();
     for (int attempt = 0; status.ok() || Retryable(status); ++attempt) {
       const absl::Time started = absl::Now();
       absl::StatusOr<v1::Checkpoint> stored =
