@@ -524,12 +524,14 @@ class RankRun {
         if (result.ok()) results.push_back(*std::move(result));
       }
     }
+    bool aborted;
     {
       absl::MutexLock lock(&mu_);
-      if (aborted_) {
-        finished_ = true;
-        return;
-      }
+      aborted = aborted_;
+    }
+    if (aborted) {
+      MarkFinished("aborted");
+      return;
     }
     if (outcome.ok()) {
       absl::MutexLock lock(&mu_);
