@@ -81,6 +81,14 @@ class MetricFamily {
   virtual const std::vector<std::string>& label_names() const = 0;
 };
 
+// WithLabels for callers whose label count is fixed by the family they made (so it cannot fail): the child, or
+// null if it somehow did.
+template <typename Child>
+Child* ChildOrNull(MetricFamily<Child>* family, const std::vector<std::string>& label_values) {
+  absl::StatusOr<Child*> child = family->WithLabels(label_values);
+  return child.ok() ? *child : nullptr;
+}
+
 using CounterFamily = MetricFamily<Counter>;
 using GaugeFamily = MetricFamily<Gauge>;
 using HistogramFamily = MetricFamily<Histogram>;

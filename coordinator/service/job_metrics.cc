@@ -6,16 +6,6 @@
 #include "common/status_macros.h"
 
 namespace ftd {
-namespace {
-
-template <typename T>
-T* Child(MetricFamily<T>* family, const std::vector<std::string>& labels) {
-  absl::StatusOr<T*> child = family->WithLabels(labels);
-  return child.ok() ? *child : nullptr;  // Label counts are fixed here, so this cannot fail.
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<JobMetrics>> JobMetrics::Create(MetricsRegistry& registry) {
   std::unique_ptr<JobMetrics> m(new JobMetrics());
   ASSIGN_OR_RETURN(m->train_loss_, registry.AddGauge("ftd_job_train_loss", "Latest training loss (nats/token).",
@@ -35,12 +25,12 @@ absl::StatusOr<std::unique_ptr<JobMetrics>> JobMetrics::Create(MetricsRegistry& 
                                                    {"job_name"}));
   ASSIGN_OR_RETURN(CounterFamily * submitted,
                    registry.AddCounter("ftd_coordinator_jobs_submitted_total", "Jobs accepted by SubmitJob.", {}));
-  m->submitted_ = Child(submitted, {});
+  m->submitted_ = ChildOrNull(submitted, {});
   ASSIGN_OR_RETURN(m->finished_, registry.AddCounter("ftd_coordinator_jobs_finished_total",
                                                      "Jobs that reached a terminal state, by result.", {"result"}));
   ASSIGN_OR_RETURN(CounterFamily * restarts, registry.AddCounter("ftd_coordinator_job_restarts_total",
                                                                  "Attempts ended by a lost rank and re-queued.", {}));
-  m->restarts_ = Child(restarts, {});
+  m->restarts_ = ChildOrNull(restarts, {});
   ASSIGN_OR_RETURN(m->early_stops_, registry.AddCounter("ftd_coordinator_early_stops_total",
                                                         "Jobs stopped early by the guardrail, by reason.",
                                                         {"reason"}));
@@ -48,18 +38,18 @@ absl::StatusOr<std::unique_ptr<JobMetrics>> JobMetrics::Create(MetricsRegistry& 
                    registry.AddHistogram("ftd_coordinator_checkpoint_upload_seconds",
                                          "Checkpoint uploads, first byte to committed manifest.", {},
                                          ExponentialBuckets(0.01, 2, 14)));
-  m->upload_seconds_ = Child(upload, {});
+  m->upload_seconds_ = ChildOrNull(upload, {});
   ASSIGN_OR_RETURN(CounterFamily * bytes, registry.AddCounter("ftd_coordinator_checkpoint_bytes_total",
                                                               "Checkpoint bytes stored.", {}));
-  m->checkpoint_bytes_ = Child(bytes, {});
+  m->checkpoint_bytes_ = ChildOrNull(bytes, {});
   ASSIGN_OR_RETURN(HistogramFamily * wait, registry.AddHistogram("ftd_coordinator_job_queue_wait_seconds",
                                                                  "Time from QUEUED to SCHEDULED.", {},
                                                                  ExponentialBuckets(0.01, 2, 20)));
-  m->queue_wait_ = Child(wait, {});
+  m->queue_wait_ = ChildOrNull(wait, {});
   ASSIGN_OR_RETURN(HistogramFamily * cycle, registry.AddHistogram("ftd_coordinator_scheduling_cycle_seconds",
                                                                   "One scheduling cycle.", {},
                                                                   ExponentialBuckets(0.0001, 2, 18)));
-  m->cycle_ = Child(cycle, {});
+  m->cycle_ = ChildOrNull(cycle, {});
   return m;
 }
 
@@ -67,7 +57,7 @@ void JobMetrics::Sample(absl::string_view job, const v1::MetricsSample& sample) 
   // Children are made on first use, so a value a job never reported (no evals) is absent, not a misleading 0.
   const std::vector<std::string> labels = {std::string(job)};
   auto set = [&](GaugeFamily* family, double value) {
-    if (Gauge* gauge = Child(family, labels); gauge != nullptr) gauge->Set(value);
+    if (Gauge* gauge = ChildOrNull(family, labels); gauge != nullptr) gauge->Set(value);
   };
   if (sample.has_train_loss()) set(train_loss_, sample.train_loss());
   if (sample.has_eval_task_loss()) set(eval_loss_, sample.eval_task_loss());
@@ -81,7 +71,7 @@ void JobMetrics::Sample(absl::string_view job, const v1::MetricsSample& sample) 
   absl::MutexLock lock(&mu_);
   int64_t& seen = tokens_seen_[std::string(job)];
   if (sample.tokens_seen() > seen) {
-    if (Counter* tokens = Child(tokens_, labels); tokens != nullptr) {
+    if (Counter* tokens = ChildOrNull(tokens_, labels); tokens != nullptr) {
       tokens->Increment(static_cast<double>(sample.tokens_seen() - seen));
     }
     seen = sample.tokens_seen();
@@ -91,11 +81,11 @@ void JobMetrics::Sample(absl::string_view job, const v1::MetricsSample& sample) 
 void JobMetrics::Finished(v1::JobState state) {
   std::string result = v1::JobState_Name(state);
   if (result.rfind("JOB_STATE_", 0) == 0) result = result.substr(10);
-  if (Counter* counter = Child(finished_, {result}); counter != nullptr) counter->Increment();
+  if (Counter* counter = ChildOrNull(finished_, {result}); counter != nullptr) counter->Increment();
 }
 
 void JobMetrics::EarlyStopped(absl::string_view reason) {
-  if (Counter* counter = Child(early_stops_, {std::string(reason)}); counter != nullptr) counter->Increment();
+  if (Counter* counter = ChildOrNull(early_stops_, {std::string(reason)}); counter != nullptr) counter->Increment();
 }
 
 void JobMetrics::CheckpointStored(double seconds, double bytes) {

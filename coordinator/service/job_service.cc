@@ -115,9 +115,7 @@ grpc::Status CoordinatorJobService::SubmitJob(grpc::ServerContext* context, cons
 
 grpc::Status CoordinatorJobService::GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
                                            v1::Job* response) {
-  absl::StatusOr<CallerIdentity> caller = Caller(*context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status visible = CheckOwner(*caller, request->name()); !visible.ok()) return ToGrpc(visible);
+  if (absl::Status visible = Authorize(*context, request->name()); !visible.ok()) return ToGrpc(visible);
   return Reply(Get(*request), response);
 }
 
@@ -130,34 +128,26 @@ grpc::Status CoordinatorJobService::ListJobs(grpc::ServerContext* context, const
 
 grpc::Status CoordinatorJobService::CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
                                               v1::Job* response) {
-  absl::StatusOr<CallerIdentity> caller = Caller(*context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status visible = CheckOwner(*caller, request->name()); !visible.ok()) return ToGrpc(visible);
+  if (absl::Status visible = Authorize(*context, request->name()); !visible.ok()) return ToGrpc(visible);
   return Reply(Cancel(*request), response);
 }
 
 grpc::Status CoordinatorJobService::WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
                                              grpc::ServerWriter<v1::JobEvent>* writer) {
-  absl::StatusOr<CallerIdentity> caller = Caller(*context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status visible = CheckOwner(*caller, request->name()); !visible.ok()) return ToGrpc(visible);
+  if (absl::Status visible = Authorize(*context, request->name()); !visible.ok()) return ToGrpc(visible);
   return ToGrpc(Watch(*context, *request, *writer));
 }
 
 grpc::Status CoordinatorJobService::GetJobLogs(grpc::ServerContext* context, const v1::GetJobLogsRequest* request,
                                                v1::GetJobLogsResponse* response) {
-  absl::StatusOr<CallerIdentity> caller = Caller(*context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status visible = CheckOwner(*caller, request->name()); !visible.ok()) return ToGrpc(visible);
+  if (absl::Status visible = Authorize(*context, request->name()); !visible.ok()) return ToGrpc(visible);
   return Reply(Logs(*request), response);
 }
 
 grpc::Status CoordinatorJobService::ListCheckpoints(grpc::ServerContext* context,
                                                     const v1::ListCheckpointsRequest* request,
                                                     v1::ListCheckpointsResponse* response) {
-  absl::StatusOr<CallerIdentity> caller = Caller(*context);
-  if (!caller.ok()) return ToGrpc(caller.status());
-  if (absl::Status visible = CheckOwner(*caller, request->parent()); !visible.ok()) return ToGrpc(visible);
+  if (absl::Status visible = Authorize(*context, request->parent()); !visible.ok()) return ToGrpc(visible);
   return Reply(Checkpoints(*request), response);
 }
 
@@ -188,6 +178,11 @@ grpc::Status CoordinatorJobService::GetEvaluation(grpc::ServerContext*, const v1
 
 absl::StatusOr<CallerIdentity> CoordinatorJobService::Caller(const grpc::ServerContext& context) const {
   return IdentityOf(context, options_.tokens.get());
+}
+
+absl::Status CoordinatorJobService::Authorize(const grpc::ServerContext& context, absl::string_view name) {
+  ASSIGN_OR_RETURN(const CallerIdentity caller, Caller(context));
+  return CheckOwner(caller, name);
 }
 
 absl::Status CoordinatorJobService::CheckOwner(const CallerIdentity& caller, absl::string_view name) {

@@ -113,6 +113,8 @@ class CoordinatorJobService final : public v1::JobService::Service {
   // job's owner, NOT_FOUND as for a missing job otherwise (and for a missing job: the logic reports it).
   absl::StatusOr<CallerIdentity> Caller(const grpc::ServerContext& context) const;
   absl::Status CheckOwner(const CallerIdentity& caller, absl::string_view name);
+  // Caller then CheckOwner: what every handler that names a job checks first.
+  absl::Status Authorize(const grpc::ServerContext& context, absl::string_view name);
   absl::StatusOr<v1::Job> Get(const v1::GetJobRequest& request);
   // `owner` non-empty: only that user's jobs.
   absl::StatusOr<v1::ListJobsResponse> List(const v1::ListJobsRequest& request, const std::string& owner);

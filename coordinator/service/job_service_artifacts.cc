@@ -19,10 +19,8 @@ namespace ftd {
 grpc::Status CoordinatorJobService::DownloadArtifact(grpc::ServerContext* context,
                                                      const v1::DownloadArtifactRequest* request,
                                                      grpc::ServerWriter<v1::DownloadArtifactResponse>* writer) {
-  absl::StatusOr<CallerIdentity> caller = Caller(*context);
-  if (!caller.ok()) return ToGrpc(caller.status());
   const std::string job = request->source().substr(0, request->source().find("/checkpoints/"));
-  if (absl::Status visible = CheckOwner(*caller, job); !visible.ok()) return ToGrpc(visible);
+  if (absl::Status visible = Authorize(*context, job); !visible.ok()) return ToGrpc(visible);
   return ToGrpc(Download(*request, *writer));
 }
 

@@ -8,20 +8,10 @@
 #include "common/status_macros.h"
 
 namespace ftd {
-namespace {
-
-template <typename T>
-T* Child(MetricFamily<T>* family, const std::vector<std::string>& labels) {
-  absl::StatusOr<T*> child = family->WithLabels(labels);
-  return child.ok() ? *child : nullptr;  // The label counts are fixed here.
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<WorkerMetrics>> WorkerMetrics::Create(MetricsRegistry& registry) {
   std::unique_ptr<WorkerMetrics> m(new WorkerMetrics());
   ASSIGN_OR_RETURN(GaugeFamily * running, registry.AddGauge("ftd_worker_ranks_running", "Ranks running.", {}));
-  m->running_ = Child(running, {});
+  m->running_ = ChildOrNull(running, {});
   ASSIGN_OR_RETURN(m->exits_, registry.AddCounter("ftd_worker_rank_exits_total", "Ranks ended, by result.",
                                                   {"result"}));
   ASSIGN_OR_RETURN(m->reports_, registry.AddCounter("ftd_worker_reports_total",
@@ -30,14 +20,14 @@ absl::StatusOr<std::unique_ptr<WorkerMetrics>> WorkerMetrics::Create(MetricsRegi
   ASSIGN_OR_RETURN(HistogramFamily * upload,
                    registry.AddHistogram("ftd_worker_checkpoint_upload_seconds", "One checkpoint or result upload.",
                                          {}, ExponentialBuckets(0.01, 2, 14)));
-  m->upload_seconds_ = Child(upload, {});
+  m->upload_seconds_ = ChildOrNull(upload, {});
   ASSIGN_OR_RETURN(CounterFamily * bytes, registry.AddCounter("ftd_worker_checkpoint_upload_bytes_total",
                                                               "Checkpoint and result bytes uploaded.", {}));
-  m->upload_bytes_ = Child(bytes, {});
+  m->upload_bytes_ = ChildOrNull(bytes, {});
   ASSIGN_OR_RETURN(CounterFamily * lost, registry.AddCounter("ftd_worker_leases_lost_total",
                                                              "Times the coordinator said this worker's lease was gone.",
                                                              {}));
-  m->leases_lost_ = Child(lost, {});
+  m->leases_lost_ = ChildOrNull(lost, {});
   ASSIGN_OR_RETURN(m->train_loss_, registry.AddGauge("ftd_worker_rank_train_loss",
                                                      "The rank's last training-step loss (nats/token).",
                                                      {"job_name", "rank"}));
@@ -46,11 +36,11 @@ absl::StatusOr<std::unique_ptr<WorkerMetrics>> WorkerMetrics::Create(MetricsRegi
 
 void WorkerMetrics::RankEnded(absl::string_view result) {
   running_->Decrement();
-  if (Counter* counter = Child(exits_, {std::string(result)}); counter != nullptr) counter->Increment();
+  if (Counter* counter = ChildOrNull(exits_, {std::string(result)}); counter != nullptr) counter->Increment();
 }
 
 void WorkerMetrics::Report(absl::string_view result) {
-  if (Counter* counter = Child(reports_, {std::string(result)}); counter != nullptr) counter->Increment();
+  if (Counter* counter = ChildOrNull(reports_, {std::string(result)}); counter != nullptr) counter->Increment();
 }
 
 void WorkerMetrics::CheckpointUploaded(double seconds, double bytes) {
@@ -59,7 +49,7 @@ void WorkerMetrics::CheckpointUploaded(double seconds, double bytes) {
 }
 
 void WorkerMetrics::TrainLoss(absl::string_view job, int rank, double loss) {
-  if (Gauge* gauge = Child(train_loss_, {std::string(job), absl::StrCat(rank)}); gauge != nullptr) gauge->Set(loss);
+  if (Gauge* gauge = ChildOrNull(train_loss_, {std::string(job), absl::StrCat(rank)}); gauge != nullptr) gauge->Set(loss);
 }
 
 }  // namespace ftd
