@@ -6,7 +6,7 @@ set -euo pipefail
 # One list, grouped by what needs it. Keep in step with docs/ARCHITECTURE.md ("Dependencies").
 PACKAGES=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   # compute parts (these also travel to bare GPU machines, see scripts/compute-prefix.sh)
   libabsl-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libopenblas-dev libopenblas-openmp-dev
   libpcre2-dev libutf8proc-dev
