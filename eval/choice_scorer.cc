@@ -1,21 +1,18 @@
-// ScoreChoices: prefill the shared context once, then decode each continuation after it.
+// ScoreChoices: prefill the shared context once, then decode each continuation after it in one call.
 #include "eval/choice_scorer.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "common/status_macros.h"
 
 namespace ftd {
 namespace {
 
-// Continuations longer than this are scored with ScoreRequest (one forward) rather than token by token after the
-// cached context.
-constexpr int64_t kMaxSharedContinuationTokens = 8;
-
 // log p(target) and whether target is the argmax, from one row of logits (log_softmax in double, as ScoreRequest).
-void AddToken(const std::vector<float>& row, int32_t target, LoglikelihoodResult& result) {
+void AddToken(absl::Span<const float> row, int32_t target, LoglikelihoodResult& result) {
   const auto max_it = std::max_element(row.begin(), row.end());
   const float max_logit = *max_it;
   double sum = 0;
@@ -41,10 +38,7 @@ absl::StatusOr<std::vector<LoglikelihoodResult>> ScoreChoices(LlamaModel& model,
       return absl::InvalidArgumentError(absl::StrCat("score choices: request ", i, " has an empty continuation"));
     }
     const int64_t whole = static_cast<int64_t>(context.size() + requests[i].continuation.size());
-    // Decode takes one continuation token per call after the shared context: right for MMLU's one-token letters,
-    // slower than one full forward for long continuations (PIQA's solutions), which therefore go alone.
-    if (context.empty() || whole > max_length + 1 ||
-        static_cast<int64_t>(requests[i].continuation.size()) > kMaxSharedContinuationTokens) {
+    if (context.empty() || whole > max_length + 1) {
       ASSIGN_OR_RETURN(results[i], ScoreRequest(model, requests[i], max_length));
     } else {
       shared.push_back(i);
@@ -58,16 +52,20 @@ absl::StatusOr<std::vector<LoglikelihoodResult>> ScoreChoices(LlamaModel& model,
                    model.NewKvCache(static_cast<int64_t>(context.size()) + std::max<int64_t>(longest - 1, 1)));
   // The context's last position predicts every continuation's first token.
   ASSIGN_OR_RETURN(const std::vector<float> after_context, model.Decode(&cache, context));
+  const size_t vocab = static_cast<size_t>(model.config().vocab_size);
   for (size_t i : shared) {
     const std::vector<int32_t>& continuation = requests[i].continuation;
     LoglikelihoodResult& result = results[i];
     result.is_greedy = true;
     result.tokens = static_cast<int64_t>(continuation.size());
     AddToken(after_context, continuation[0], result);
+    if (continuation.size() == 1) continue;
+    // All but the last token in one call after the context: row j of the logits predicts continuation[j + 1].
     cache.Truncate(static_cast<int64_t>(context.size()));
-    for (size_t j = 0; j + 1 < continuation.size(); ++j) {
-      ASSIGN_OR_RETURN(const std::vector<float> logits, model.Decode(&cache, {continuation[j]}));
-      AddToken(logits, continuation[j + 1], result);
+    const std::vector<int32_t> inputs(continuation.begin(), continuation.end() - 1);
+    ASSIGN_OR_RETURN(const std::vector<float> logits, model.Decode(&cache, inputs, LlamaDecodeLogits::kAll));
+    for (size_t j = 0; j < inputs.size(); ++j) {
+      AddToken(absl::MakeConstSpan(logits).subspan(j * vocab, vocab), continuation[j + 1], result);
     }
   }
   return results;

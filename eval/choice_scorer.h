@@ -1,6 +1,7 @@
 // ScoreChoices: the loglikelihoods of several continuations of one context (a multiple-choice item's choices), with
 // the context's forward pass run once: it is prefilled into a KV cache, and each continuation is decoded after it
-// in turn. Same results as ScoreRequest per choice (lm-eval's HFLM rule), up to float summation order.
+// in turn, all its tokens in one call. Same results as ScoreRequest per choice (lm-eval's HFLM rule), up to float
+// summation order.
 #pragma once
 
 #include <cstdint>
@@ -15,9 +16,8 @@ namespace ftd {
 
 // One result per entry of `requests`, which must all have the same context. A request whose context + continuation does
 // not fit in max_length + 1 tokens (HFLM then truncates from the left, so its context differs) is scored with
-// ScoreRequest instead, as is one whose continuation is longer than 8 tokens (decoded one token per call after the
-// cache, it would cost more than its own full forward). INVALID_ARGUMENT when the contexts differ or a continuation is
-// empty.
+// ScoreRequest instead, as is every request of an empty context. INVALID_ARGUMENT when the contexts differ or a
+// continuation is empty.
 absl::StatusOr<std::vector<LoglikelihoodResult>> ScoreChoices(LlamaModel& model,
                                                               const std::vector<TokenRequest>& requests,
                                                               int64_t max_length);

@@ -40,9 +40,13 @@ absl::Status AttentionBackwardCpu(const AttentionShape& s, const float* q, const
                                   const int32_t* segment_ids, const float* out, const float* probs,
                                   const float* dout, float* dq, float* dk, float* dv);
 
-// attention_decode.cc (forward only)
+// attention_decode.cc (forward only). kAuto takes kBlocked (causal blocks of sgemms, as AttentionForwardCpu) for a
+// prefill of many new queries and kRows (one loop per query row over its visible cache) for a step of a few; the
+// others force a path, so that a test can compare the two on the same inputs.
+enum class AttentionDecodePath { kAuto, kRows, kBlocked };
 absl::Status AttentionDecodeForwardCpu(const AttentionDecodeShape& s, const float* q, const float* k,
-                                       const float* v, float* out);
+                                       const float* v, float* out,
+                                       AttentionDecodePath path = AttentionDecodePath::kAuto);
 
 // swiglu.cc
 absl::Status SwiGluForwardCpu(const float* gate, const float* up, float* h, int64_t n);

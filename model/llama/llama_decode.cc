@@ -1,7 +1,8 @@
 // KV-cache decoding for LlamaModel: the new tokens (a prompt's prefill, or one sampled token) go through the same
 // layer steps as the forward pass (llama_forward.cc), but at positions after the cached ones: their RoPE rows come
 // from a positions array, their keys and values are written straight into the cache rows they occupy, and
-// attention reads the whole cache (AttentionDecodeForward). Only the last token reaches the final norm and lm_head.
+// attention reads the whole cache (AttentionDecodeForward). Only the tokens whose logits are asked for (the last, or
+// all) reach the final norm and lm_head.
 #include <algorithm>
 #include <memory>
 #include <numeric>
@@ -20,6 +21,7 @@ namespace ftd {
 struct LlamaDecodeScratch {
   int64_t rows = 0;
   int64_t lora_rank = 0;       // xa's width
+  int64_t logit_rows = 0;      // logits' rows
   DeviceBuffer ids;            // (n) int32 stored in float slots
   DeviceBuffer positions;      // (n) int32 stored in float slots
   DeviceBuffer ones;           // (n) of 1.0: the bias broadcast as a rank-1 product
@@ -32,7 +34,7 @@ struct LlamaDecodeScratch {
   DeviceBuffer att;            // (n, Hq, D) attention output
   DeviceBuffer gate, up, act;  // (n, I)
   DeviceBuffer xa;             // (n, r) LoRA's x @ A^T, for each adapted projection in turn; empty without LoRA
-  DeviceBuffer logits;         // (V) the last token's
+  DeviceBuffer logits;         // (logit_rows, V) the last token's, or every new token's
 };
 
 LlamaKvCache::LlamaKvCache() = default;
@@ -43,11 +45,13 @@ LlamaKvCache::~LlamaKvCache() = default;
 namespace {
 
 absl::StatusOr<std::unique_ptr<LlamaDecodeScratch>> PlanDecodeScratch(Backend* backend, const LlamaConfig& c,
-                                                                       int64_t rows, int64_t lora_rank) {
+                                                                       int64_t rows, int64_t lora_rank,
+                                                                       int64_t logit_rows) {
   const int64_t C = c.hidden_size, I = c.intermediate_size, Dq = c.q_dim();
   auto s = std::make_unique<LlamaDecodeScratch>();
   s->rows = rows;
   s->lora_rank = lora_rank;
+  s->logit_rows = logit_rows;
   ASSIGN_OR_RETURN(s->ids, DeviceBuffer::Create(backend, rows));
   ASSIGN_OR_RETURN(s->positions, DeviceBuffer::Create(backend, rows));
   ASSIGN_OR_RETURN(s->ones, DeviceBuffer::Create(backend, rows));
@@ -64,7 +68,7 @@ absl::StatusOr<std::unique_ptr<LlamaDecodeScratch>> PlanDecodeScratch(Backend* b
   if (lora_rank > 0) {
     ASSIGN_OR_RETURN(s->xa, DeviceBuffer::Create(backend, rows * lora_rank));
   }
-  ASSIGN_OR_RETURN(s->logits, DeviceBuffer::Create(backend, c.vocab_size));
+  ASSIGN_OR_RETURN(s->logits, DeviceBuffer::Create(backend, logit_rows * c.vocab_size));
   return s;
 }
 
@@ -94,7 +98,8 @@ absl::StatusOr<LlamaKvCache> LlamaModel::NewKvCache(int64_t max_len) const {
   return cache;
 }
 
-absl::StatusOr<std::vector<float>> LlamaModel::Decode(LlamaKvCache* cache, const std::vector<int32_t>& ids) {
+absl::StatusOr<std::vector<float>> LlamaModel::Decode(LlamaKvCache* cache, const std::vector<int32_t>& ids,
+                                                      LlamaDecodeLogits logits) {
   const LlamaConfig& c = config_;
   if (cache == nullptr || cache->model_ != this) {
     return absl::FailedPreconditionError("decode: the KV cache was not made by this model");
@@ -114,11 +119,13 @@ absl::StatusOr<std::vector<float>> LlamaModel::Decode(LlamaKvCache* cache, const
   for (size_t l = 0; has_lora_ && l < lora_.size(); ++l) {
     for (const LlamaLoraModule& m : lora_[l]) lora_rank = std::max(lora_rank, m.rank);
   }
+  const int64_t out_rows = logits == LlamaDecodeLogits::kAll ? n : 1;  // The last out_rows tokens' logits.
   std::unique_ptr<LlamaDecodeScratch>& scratch = cache->scratch_;
-  if (scratch == nullptr || scratch->rows < n || scratch->lora_rank < lora_rank) {
+  if (scratch == nullptr || scratch->rows < n || scratch->lora_rank < lora_rank || scratch->logit_rows < out_rows) {
     const int64_t rows = std::max(n, scratch == nullptr ? int64_t{1} : scratch->rows);
+    const int64_t logit_rows = std::max(out_rows, scratch == nullptr ? int64_t{1} : scratch->logit_rows);
     scratch.reset();  // Free the old buffers before making larger ones.
-    ASSIGN_OR_RETURN(scratch, PlanDecodeScratch(backend_, c, rows, lora_rank));
+    ASSIGN_OR_RETURN(scratch, PlanDecodeScratch(backend_, c, rows, lora_rank, logit_rows));
   }
   LlamaDecodeScratch& s = *scratch;
   std::vector<int32_t> positions(static_cast<size_t>(n));
@@ -167,16 +174,17 @@ absl::StatusOr<std::vector<float>> LlamaModel::Decode(LlamaKvCache* cache, const
     RETURN_IF_ERROR(linear(LlamaProj::kDown, s.act.data(), w.w_down, kNoBias, I, C, s.proj.data()));
     RETURN_IF_ERROR(backend_->Add(s.x_mid.data(), s.proj.data(), s.x.data(), n * C));
   }
-  // Only the last token's logits are wanted: the final norm and lm_head run on its row alone.
-  const float* x_last = s.x.data() + (n - 1) * C;
-  RETURN_IF_ERROR(backend_->RmsNormForward(x_last, final_norm_.data(), eps, s.h.data(), s.rstd.data(), 1, C));
+  // The final norm and lm_head run only on the rows whose logits are wanted: the last out_rows.
+  const float* x_out = s.x.data() + (n - out_rows) * C;
+  RETURN_IF_ERROR(
+      backend_->RmsNormForward(x_out, final_norm_.data(), eps, s.h.data(), s.rstd.data(), out_rows, C));
   const DeviceBuffer& head = c.tie_word_embeddings ? embed_ : lm_head_;
   RETURN_IF_ERROR(LlamaLinearForward(backend_, s.h.data(), head, kNoBias, s.ones.data(), kNoLora, nullptr, nullptr,
-                                     1, C, V, s.logits.data()));
-  std::vector<float> logits(static_cast<size_t>(V));
-  RETURN_IF_ERROR(backend_->CopyToHost(logits.data(), s.logits.data(), V * 4));
+                                     out_rows, C, V, s.logits.data()));
+  std::vector<float> host(static_cast<size_t>(out_rows * V));
+  RETURN_IF_ERROR(backend_->CopyToHost(host.data(), s.logits.data(), out_rows * V * 4));
   cache->length_ = start + n;
-  return logits;
+  return host;
 }
 
 }  // namespace ftd

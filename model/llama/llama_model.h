@@ -129,6 +129,10 @@ struct LlamaActivations;  // llama_activations.h: the forward's saved buffers an
 class LlamaModel;
 struct LlamaDecodeScratch;  // llama_decode.cc: Decode's per-call buffers.
 
+// Which of the new tokens' logits Decode returns: the last one's (generation), or every one's (scoring a
+// continuation after a cached context).
+enum class LlamaDecodeLogits { kLast, kAll };
+
 // The keys and values of one sequence (batch 1), every layer, on the model's backend, for incremental decoding:
 // LlamaModel::NewKvCache makes it, LlamaModel::Decode appends to it. It also owns Decode's scratch buffers, so
 // decoding never touches the training activations of Forward/ForwardBackward. Move-only; use it only with the
@@ -222,10 +226,11 @@ class LlamaModel {
   absl::StatusOr<LlamaKvCache> NewKvCache(int64_t max_len) const;
   // Runs ids (host: a prompt's prefill, or one sampled token) at positions cache->length() onwards through every
   // layer as Forward does (the attached LoRA adapter applied), appends their keys and values to the cache and
-  // returns the logits (vocab) of the last of them. INVALID_ARGUMENT for no ids or an id outside the vocabulary;
-  // OUT_OF_RANGE when they do not fit in the cache; FAILED_PRECONDITION for a cache of another model. On error
-  // the cache's length is unchanged.
-  absl::StatusOr<std::vector<float>> Decode(LlamaKvCache* cache, const std::vector<int32_t>& ids);
+  // returns the logits (vocab) of the last of them, or with kAll those of every one, (ids.size(), vocab) row-major.
+  // INVALID_ARGUMENT for no ids or an id outside the vocabulary; OUT_OF_RANGE when they do not fit in the cache;
+  // FAILED_PRECONDITION for a cache of another model. On error the cache's length is unchanged.
+  absl::StatusOr<std::vector<float>> Decode(LlamaKvCache* cache, const std::vector<int32_t>& ids,
+                                            LlamaDecodeLogits logits = LlamaDecodeLogits::kLast);
   // ---- end of KV-cache decoding ----
 
  private:

@@ -500,6 +500,8 @@ std::vector<std::unique_ptr<OpCase>> AllOpCases() {
   c.push_back(std::make_unique<AttentionDecodeCase>(AttentionDecodeShape{1, 1, 1, 1, 2, 1, 4}));
   c.push_back(std::make_unique<AttentionDecodeCase>(AttentionDecodeShape{1, 1, 300, 320, 8, 4, 32}));
   c.push_back(std::make_unique<AttentionDecodeCase>(AttentionDecodeShape{1, 40, 64, 64, 4, 2, 16}));
+  // The blocked prefill path (Tq >= 8): a ragged second block after a cached prefix, GQA 4, spare capacity.
+  c.push_back(std::make_unique<AttentionDecodeCase>(AttentionDecodeShape{2, 70, 100, 104, 8, 2, 8}));
 
   c.push_back(std::make_unique<SwiGluCase>(1));
   c.push_back(std::make_unique<SwiGluCase>(37));

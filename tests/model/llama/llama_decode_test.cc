@@ -1,6 +1,7 @@
 // KV-cache decoding: every step's logits equal the full forward's at that position (tiny_llama, tiny_qwen2, with
-// and without a LoRA adapter, prefilled whole or in chunks), greedy decoding reproduces transformers' generate,
-// and misuse (full cache, bad ids, another model's cache) fails with a clear status.
+// and without a LoRA adapter, prefilled whole or in chunks; the last token's or every new token's), greedy
+// decoding reproduces transformers' generate, and misuse (full cache, bad ids, another model's cache) fails with a
+// clear status.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -30,15 +31,22 @@ using DecodeParam = std::tuple<std::string, bool, std::vector<int64_t>>;
 
 class LlamaDecodeTest : public ::testing::TestWithParam<DecodeParam> {};
 
+// The fixture model `name`, with its lora_init adapter attached when `with_lora`; null (and a test failure) on error.
+std::unique_ptr<LlamaModel> LoadDecodeModel(const std::string& name, bool with_lora) {
+  std::unique_ptr<LlamaModel> model = LoadFixtureModel(name);
+  if (model == nullptr || !with_lora) return model;
+  absl::StatusOr<LoraAdapter> adapter = ReadLoraAdapter(FixturePath("training/" + name + "/lora_init"));
+  EXPECT_TRUE(adapter.ok()) << adapter.status();
+  if (!adapter.ok()) return nullptr;
+  const absl::Status attached = model->AttachLora(*adapter);
+  EXPECT_TRUE(attached.ok()) << attached;
+  return attached.ok() ? std::move(model) : nullptr;
+}
+
 TEST_P(LlamaDecodeTest, EveryStepMatchesTheFullForward) {
   const auto& [name, with_lora, chunks] = GetParam();
-  std::unique_ptr<LlamaModel> model = LoadFixtureModel(name);
+  std::unique_ptr<LlamaModel> model = LoadDecodeModel(name, with_lora);
   ASSERT_NE(model, nullptr);
-  if (with_lora) {
-    absl::StatusOr<LoraAdapter> adapter = ReadLoraAdapter(FixturePath("training/" + name + "/lora_init"));
-    ASSERT_TRUE(adapter.ok()) << adapter.status();
-    ASSERT_TRUE(model->AttachLora(*adapter).ok());
-  }
   const std::vector<int32_t> ids = ReadTrainingBatch(name).ids;  // Both rows, one after the other: 24 tokens.
   const int64_t T = static_cast<int64_t>(ids.size()), V = model->config().vocab_size;
   absl::StatusOr<std::vector<float>> full = model->Forward(ids, 1, T);
@@ -78,6 +86,31 @@ INSTANTIATE_TEST_SUITE_P(
                       DecodeParam{"tiny_llama", true, {5}}, DecodeParam{"tiny_qwen2", true, {5}},
                       DecodeParam{"tiny_llama", true, {1}}, DecodeParam{"tiny_qwen2", false, {3, 4, 6}},
                       DecodeParam{"tiny_llama", false, {24}}));
+
+// LlamaDecodeLogits::kAll: every new token's row equals the full forward's at its position, from an empty cache and
+// after a cached prefix (the attention's blocked prefill path for 8 tokens or more, its row path below).
+TEST_P(LlamaDecodeTest, AllLogitsMatchTheFullForward) {
+  const auto& [name, with_lora, chunks] = GetParam();
+  std::unique_ptr<LlamaModel> model = LoadDecodeModel(name, with_lora);
+  ASSERT_NE(model, nullptr);
+  const std::vector<int32_t> ids = ReadTrainingBatch(name).ids;
+  const int64_t T = static_cast<int64_t>(ids.size()), V = model->config().vocab_size;
+  absl::StatusOr<std::vector<float>> full = model->Forward(ids, 1, T);
+  ASSERT_TRUE(full.ok()) << full.status();
+  absl::StatusOr<LlamaKvCache> cache = model->NewKvCache(T);
+  ASSERT_TRUE(cache.ok()) << cache.status();
+  const int64_t first = std::min<int64_t>(chunks.front(), T - 4);
+  int64_t pos = 0;
+  for (int64_t step : {first, int64_t{3}, T - first - 3}) {
+    const std::vector<int32_t> part(ids.begin() + pos, ids.begin() + pos + step);
+    absl::StatusOr<std::vector<float>> logits = model->Decode(&*cache, part, LlamaDecodeLogits::kAll);
+    ASSERT_TRUE(logits.ok()) << logits.status();
+    ASSERT_EQ(static_cast<int64_t>(logits->size()), step * V);
+    EXPECT_LT(MaxAbsDiff(logits->data(), full->data() + pos * V, step * V), 1e-4) << name << " from " << pos;
+    pos += step;
+  }
+  EXPECT_EQ(cache->length(), T);
+}
 
 // transformers' model.generate(greedy, KV cache on) on tiny_llama (fixtures/training/tiny_llama/greedy.json).
 TEST(LlamaDecodeGreedyTest, MatchesTransformersGenerate) {
