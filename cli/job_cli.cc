@@ -1,5 +1,5 @@
 // AddJobCommands for service builds: the flags of submit, list, get, cancel, watch, logs, checkpoints, export,
-// report and workers, the connection settings (flags, FTD_SERVER / FTD_TOKEN / FTD_CONFIG, the config file) and the exit codes.
+// report, workers, eval and evaluation, the connection settings (flags, FTD_SERVER / FTD_TOKEN / FTD_CONFIG, the config file) and the exit codes.
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,7 +11,9 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
 #include "absl/time/time.h"
+#include "absl/strings/str_cat.h"
 #include "cli/client_config.h"
+#include "cli/eval_command.h"
 #include "cli/export_command.h"
 #include "cli/ftctl_cli.h"
 #include "cli/job_cli.h"
@@ -42,6 +44,7 @@ struct JobFlags {
   std::string export_kind;
   ExportOptions export_options;
   ReportOptions report;
+  EvalOptions eval;
 };
 
 // --server, --token, --timeout and -o on every job subcommand, so they may follow it: `ftctl list -o json`.
@@ -131,15 +134,41 @@ JobCommandRunner AddJobCommands(CLI::App& app) {
 
   CLI::App* workers = app.add_subcommand("workers", "List the workers holding a lease and the ranks placed on them");
 
-  for (CLI::App* command : {submit, list, get, cancel, watch, logs, checkpoints, export_command, report, workers}) {
+  CLI::App* eval = app.add_subcommand(
+      "eval", "Score a model, adapter or job result on benchmarks (a stand-alone evaluation); prints its name");
+  eval->add_option("--model", f.eval.model, "Model directory to score (with --adapter: the adapter's base model)");
+  eval->add_option("--adapter", f.eval.adapter, "PEFT adapter directory applied to --model");
+  eval->add_option("--job", f.eval.job, "Score this job's final result (jobs/ft-000001 or ft-000001)");
+  eval->add_option("--baseline", f.eval.baseline,
+                   "Also score this model directory and build a transfer report against it");
+  eval->add_option("--benchmark", f.eval.benchmarks,
+                   "SUITE=PATH, repeatable (mmlu, hellaswag, piqa, perplexity, task, long_context)")
+      ->required();
+  eval->add_option("--limit", f.eval.limit, "Items per benchmark (0: all)")->check(CLI::NonNegativeNumber);
+  eval->add_option("--num-fewshot", f.eval.num_fewshot, "Few-shot examples (mmlu, task)")
+      ->check(CLI::NonNegativeNumber);
+  eval->add_option("--context-lengths", f.eval.context_lengths, "long_context: comma-separated lengths in tokens")
+      ->delimiter(',');
+  eval->add_option("--device", f.eval.device, "cuda or cpu (default cuda)")
+      ->check(CLI::IsMember({"cuda", "cpu"}, CLI::ignore_case));
+  eval->add_option("--request-id", f.eval.request_id, "Idempotency key: a retry returns the same evaluation");
+  eval->add_flag("--wait", f.eval.wait,
+                 "Wait until it ends and print it; exit 0 SUCCEEDED, 2 FAILED, 3 CANCELLED");
+
+  CLI::App* evaluation = app.add_subcommand(
+      "evaluation", "Show a stand-alone evaluation: state, scores per benchmark, the transfer report's verdict");
+  evaluation->add_option("name", f.job, "Evaluation: evaluations/ft-000002 or ft-000002")->required();
+
+  for (CLI::App* command :
+       {submit, list, get, cancel, watch, logs, checkpoints, export_command, report, workers, eval, evaluation}) {
     AddCommonFlags(*command, f);
   }
 
-  return [flags, submit, list, get, cancel, watch, logs, rank, checkpoints, export_command, report,
-          workers]() -> std::optional<int> {
+  return [flags, submit, list, get, cancel, watch, logs, rank, checkpoints, export_command, report, workers, eval,
+          evaluation]() -> std::optional<int> {
     JobFlags& f = *flags;
     if (!*submit && !*list && !*get && !*cancel && !*watch && !*logs && !*checkpoints && !*export_command &&
-        !*report && !*workers) {
+        !*report && !*workers && !*eval && !*evaluation) {
       return std::nullopt;
     }
 
@@ -199,6 +228,16 @@ JobCommandRunner AddJobCommands(CLI::App& app) {
       status = JobReport(client, f.report, format, std::cout);
     } else if (*workers) {
       status = WorkersList(client, format, absl::Now(), std::cout);
+    } else if (*eval || *evaluation) {
+      absl::StatusOr<v1::Evaluation> outcome =
+          *eval ? EvalRun(client, f.eval, format, std::cout) : EvalShow(client, f.job, format, std::cout);
+      if (!outcome.ok()) return ReportFailure(outcome.status().message());
+      if (*evaluation || !f.eval.wait) return 0;  // Shown (as `get`), or started: the call's outcome is the code.
+      const int code = EvaluationExitCode(outcome->state());
+      return code == 0 ? 0
+                       : ReportFailure(absl::StrCat(outcome->name(), " ended ",
+                                                    v1::EvaluationState_Name(outcome->state())),
+                                       code);
     }
     return status.ok() ? 0 : ReportFailure(status.message());
   };

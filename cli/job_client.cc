@@ -146,6 +146,14 @@ absl::StatusOr<v1::TransferReport> JobClient::GetTransferReport(const v1::GetTra
   return stub_->Call(options_, "GetTransferReport", &v1::JobService::Stub::GetTransferReport, request);
 }
 
+absl::StatusOr<v1::Evaluation> JobClient::RunEvaluation(const v1::RunEvaluationRequest& request) {
+  return stub_->Call(options_, "RunEvaluation", &v1::JobService::Stub::RunEvaluation, request);
+}
+
+absl::StatusOr<v1::Evaluation> JobClient::GetEvaluation(const v1::GetEvaluationRequest& request) {
+  return stub_->Call(options_, "GetEvaluation", &v1::JobService::Stub::GetEvaluation, request);
+}
+
 namespace {
 
 // Reads a server stream into `on_message` until it ends or the handler fails; the shape of every streaming read.

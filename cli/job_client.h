@@ -51,6 +51,8 @@ class JobClient {
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers(const v1::ListWorkersRequest& request);
   // NOT_FOUND ("job jobs/X has no transfer report yet (state S)") until the job's evaluation has stored one.
   absl::StatusOr<v1::TransferReport> GetTransferReport(const v1::GetTransferReportRequest& request);
+  absl::StatusOr<v1::Evaluation> RunEvaluation(const v1::RunEvaluationRequest& request);
+  absl::StatusOr<v1::Evaluation> GetEvaluation(const v1::GetEvaluationRequest& request);
 
   // Reads the WatchJob stream, handing each event to `on_event`, until the server ends it (OK after the event
   // that made the job terminal) or `on_event` returns an error, which cancels the stream and is returned.

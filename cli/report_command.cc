@@ -9,7 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "cli/job_commands.h"
 #include "cli/job_format.h"
 #include "cli/transfer_report_convert.h"
@@ -62,9 +64,12 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& tex
 }  // namespace
 
 absl::Status JobReport(JobClient& client, const ReportOptions& options, OutputFormat format, std::ostream& out) {
-  const std::string name = JobResourceName(options.job);
+  // A stand-alone evaluation's report hangs under "evaluations/{id}"; its history is the job "jobs/{id}"'s.
+  const bool evaluation = absl::StartsWith(options.job, "evaluations/");
+  const std::string name =
+      evaluation ? absl::StrCat("jobs/", absl::StripPrefix(options.job, "evaluations/")) : JobResourceName(options.job);
   v1::GetTransferReportRequest request;
-  request.set_name(absl::StrCat(name, "/transferReport"));
+  request.set_name(absl::StrCat(evaluation ? options.job : name, "/transferReport"));
   ASSIGN_OR_RETURN(const v1::TransferReport wire, client.GetTransferReport(request));
   if (format == OutputFormat::kJson && options.html_path.empty()) {
     ASSIGN_OR_RETURN(const std::string json, ToJson(wire, JsonLayout::kIndented));

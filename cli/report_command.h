@@ -13,7 +13,7 @@
 namespace ftd {
 
 struct ReportOptions {
-  std::string job;        // "ft-000001" or "jobs/ft-000001".
+  std::string job;        // "ft-000001", "jobs/ft-000001", or "evaluations/ft-000002" (a stand-alone evaluation's).
   std::string html_path;  // Non-empty: write the HTML page here (replacing a file there) instead of printing Markdown.
 };
 

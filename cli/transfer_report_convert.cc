@@ -179,9 +179,10 @@ TransferReport TransferReportFromProto(const v1::TransferReport& report, const v
   for (const v1::MetricComparison& row : report.comparisons()) {
     if (row.suite() != v1::BENCHMARK_SUITE_TASK) {
       out.benchmarks.push_back(ComparisonFromProto(row, report));
-    } else if (!out.task.has_value()) {
-      out.task = ComparisonFromProto(row, report);
+      continue;
     }
+    out.task_metrics.push_back(ComparisonFromProto(row, report));
+    if (!out.task.has_value()) out.task = out.task_metrics.back();  // The task benchmark's first metric: acc.
   }
   out.curves = CurvesFromEvents(job, events);
   out.early_stop = EarlyStopFromEvents(events);

@@ -272,4 +272,8 @@ absl::Status ValidateJobSpec(const JobSpec& spec) {
   return CheckPlacement(spec);
 }
 
+absl::Status ValidateBenchmark(const ftd::v1::Benchmark& benchmark, const std::string& key_path) {
+  return CheckBenchmark(benchmark, key_path);
+}
+
 }  // namespace ftd

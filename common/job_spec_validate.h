@@ -2,6 +2,8 @@
 // client: ranges, required fields and cross-field rules, with messages that name the YAML key.
 #pragma once
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "ftd/v1/job_spec.pb.h"
 
@@ -16,5 +18,9 @@ namespace ftd {
 // the proto comments it also rejects non-finite doubles (NaN, +-inf) everywhere and enum numbers with no name
 // (proto3 enums are open, so a client can send any number).
 absl::Status ValidateJobSpec(const ftd::v1::JobSpec& spec);
+
+// The benchmark rules of ValidateJobSpec for one benchmark outside a spec (RunEvaluation's), its errors naming
+// `key_path` ("benchmarks[0]") as the spec's would.
+absl::Status ValidateBenchmark(const ftd::v1::Benchmark& benchmark, const std::string& key_path);
 
 }  // namespace ftd

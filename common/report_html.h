@@ -1,6 +1,7 @@
 // The transfer report as one self-contained HTML page (inline CSS, inline SVG charts, no scripts and no external
-// resource of any kind) that can be mailed, attached to a ticket or opened offline years later. Numbers and words
-// come from report_text.h, so the table matches the Markdown exactly; every string is HTML-escaped.
+// resource of any kind, which its Content-Security-Policy makes the browser enforce) that can be mailed, attached
+// to a ticket or opened offline years later. Numbers and words come from report_text.h, so the table matches the
+// Markdown exactly; every string is HTML-escaped.
 #pragma once
 
 #include <string>

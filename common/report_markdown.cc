@@ -44,7 +44,7 @@ std::string RenderMarkdownReport(const TransferReport& report) {
   absl::StrAppend(&out, "|");
   for (size_t i = 0; i < kTableHeader.size(); ++i) absl::StrAppend(&out, "---|");
   absl::StrAppend(&out, "\n");
-  for (const BenchmarkComparison& row : report.benchmarks) AppendRow(&out, BuildTableRow(row).cells);
+  for (const BenchmarkComparison& row : TableComparisons(report)) AppendRow(&out, BuildTableRow(row).cells);
   absl::StrAppend(&out, "\n", kVerdictRuleText, "\n\n");
   absl::StrAppend(&out, MarkdownEscape(TaskGainLine(report.task)), "\n\n");
   absl::StrAppend(&out, EarlyStopLine(report.early_stop), "\n\n## Training curves\n\n");

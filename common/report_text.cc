@@ -69,6 +69,12 @@ std::string FormatTimestamp(const std::optional<absl::Time>& t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *t, absl::UTCTimeZone());
 }
 
+std::vector<BenchmarkComparison> TableComparisons(const TransferReport& report) {
+  std::vector<BenchmarkComparison> rows = report.benchmarks;
+  rows.insert(rows.end(), report.task_metrics.begin(), report.task_metrics.end());
+  return rows;
+}
+
 TableRow BuildTableRow(const BenchmarkComparison& row) {
   const Judgement j = Judge(row);
   TableRow out;

@@ -30,6 +30,9 @@ std::string FormatRate(double x);   // "%.2e".
 // RFC 3339 UTC, or "unknown". (Not "FormatTime": with an absl::Time argument ADL would pick absl::FormatTime.)
 std::string FormatTimestamp(const std::optional<absl::Time>& t);
 
+// The rows of the benchmark table: the general-capability benchmarks, then the task's metrics.
+std::vector<BenchmarkComparison> TableComparisons(const TransferReport& report);
+
 // The benchmark table: one header, one row per benchmark.
 inline constexpr std::array<absl::string_view, 6> kTableHeader = {"benchmark", "metric",     "base ± se",
                                                                  "tuned ± se", "delta ± se", "verdict"};

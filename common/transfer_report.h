@@ -70,6 +70,9 @@ struct TransferReport {
   // inconclusive, never "Pareto").
   std::optional<BenchmarkComparison> task;
   std::vector<BenchmarkComparison> benchmarks;  // General-capability rows, in display order.
+  // Every metric of the task benchmark ("acc", "macro_f1", ...), `task` first; shown in the table after the
+  // benchmarks. Only `task` enters the overall verdict.
+  std::vector<BenchmarkComparison> task_metrics;
   TrainingCurves curves;
   std::optional<EarlyStopRecord> early_stop;  // nullopt when the run was not stopped early.
 };

@@ -1,6 +1,7 @@
 // The verdict rule of benchmark transfer (see transfer_verdict.h for the rule itself).
 #include "common/transfer_verdict.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -66,16 +67,20 @@ absl::string_view BenchmarkVerdictName(BenchmarkVerdict verdict) {
 
 OverallVerdict JudgeOverall(const TransferReport& report) {
   OverallVerdict out;
+  // A benchmark with several metrics that went the same way is named once.
+  const auto add = [](std::vector<std::string>& names, const std::string& name) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  };
   for (const BenchmarkComparison& row : report.benchmarks) {
     switch (Judge(row).verdict) {
       case BenchmarkVerdict::kImproved:
-        out.improved.push_back(row.benchmark);
+        add(out.improved, row.benchmark);
         break;
       case BenchmarkVerdict::kRegressed:
-        out.regressed.push_back(row.benchmark);
+        add(out.regressed, row.benchmark);
         break;
       case BenchmarkVerdict::kInconclusive:
-        out.inconclusive.push_back(row.benchmark);
+        add(out.inconclusive, row.benchmark);
         break;
       case BenchmarkVerdict::kNeutral:
         break;

@@ -68,7 +68,7 @@ enum class OverallVerdictKind {
 
 struct OverallVerdict {
   OverallVerdictKind kind = OverallVerdictKind::kInconclusive;
-  // Benchmark display keys by verdict, in report order.
+  // Benchmark display keys by verdict, in report order, each once (a benchmark of several metrics is named once).
   std::vector<std::string> regressed;
   std::vector<std::string> improved;
   std::vector<std::string> inconclusive;

@@ -18,6 +18,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   python3 python3-grpcio python3-grpc-tools python3-protobuf
   prometheus
+  chromium
 )
 
 missing=()

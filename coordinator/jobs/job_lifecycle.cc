@@ -26,6 +26,10 @@ absl::Status CheckTransition(JobState from, JobState to) {
       {ftd::v1::JOB_STATE_RUNNING, ftd::v1::JOB_STATE_EVALUATING},
       {ftd::v1::JOB_STATE_EVALUATING, ftd::v1::JOB_STATE_SUCCEEDED},
       {ftd::v1::JOB_STATE_RUNNING, ftd::v1::JOB_STATE_EARLY_STOPPED},
+      // A stand-alone evaluation has no training: its placed rank starts scoring at once.
+      {ftd::v1::JOB_STATE_SCHEDULED, ftd::v1::JOB_STATE_EVALUATING},
+      // An early-stopped job's result is scored before the job ends.
+      {ftd::v1::JOB_STATE_EVALUATING, ftd::v1::JOB_STATE_EARLY_STOPPED},
       {ftd::v1::JOB_STATE_SCHEDULED, ftd::v1::JOB_STATE_RESTARTING},
       {ftd::v1::JOB_STATE_RUNNING, ftd::v1::JOB_STATE_RESTARTING},
       {ftd::v1::JOB_STATE_RESTARTING, ftd::v1::JOB_STATE_SCHEDULED},

@@ -17,8 +17,9 @@ bool IsTerminal(ftd::v1::JobState state);
 
 // OK when `from` -> `to` is a transition of the lifecycle: QUEUED -> SCHEDULED -> RUNNING -> EVALUATING ->
 // SUCCEEDED; SCHEDULED/RUNNING -> RESTARTING -> SCHEDULED (or QUEUED when no slots are free); RUNNING ->
-// EARLY_STOPPED -> (nothing: terminal, the best checkpoint is evaluated while EARLY_STOPPED is reported); any
-// non-terminal state -> FAILED or CANCELLED. FAILED_PRECONDITION naming both states otherwise (a terminal job never
+// EARLY_STOPPED (no benchmarks) or RUNNING -> EVALUATING -> EARLY_STOPPED (the stopped run's result, the best
+// checkpoint's weights, is scored first); SCHEDULED -> EVALUATING for a stand-alone evaluation (nothing to train);
+// any non-terminal state -> FAILED or CANCELLED. FAILED_PRECONDITION naming both states otherwise (a terminal job never
 // moves again).
 absl::Status CheckTransition(ftd::v1::JobState from, ftd::v1::JobState to);
 

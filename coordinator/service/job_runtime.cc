@@ -9,11 +9,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/sha256.h"
 #include "absl/strings/strip.h"
 #include "common/logging.h"
+#include "common/sha256.h"
 #include "common/status_macros.h"
 #include "coordinator/service/checkpoint_transfer.h"
+#include "coordinator/service/evaluation_jobs.h"
 #include "coordinator/service/job_metrics.h"
 #include "coordinator/service/job_updates.h"
 #include "coordinator/service/resource_names.h"
@@ -68,6 +69,18 @@ void ApplyProgress(const v1::MetricsSample& sample, v1::JobProgress& progress) {
   }
 }
 
+// The rank's EarlyStop, with the job's best checkpoint, recorded as an event; returned for the messages.
+v1::EarlyStop RecordEarlyStop(const v1::Job& job, std::vector<v1::JobEvent>& events, v1::EarlyStop stop) {
+  if (!job.best_checkpoint().empty()) stop.set_best_checkpoint(job.best_checkpoint());
+  *events.emplace_back().mutable_early_stop() = stop;
+  return stop;
+}
+
+std::string EarlyStopMessage(const v1::EarlyStop& stop) {
+  return absl::StrCat("general perplexity ", stop.general_perplexity(), " over the limit ", stop.limit(), " at step ",
+                      stop.step());
+}
+
 }  // namespace
 
 JobRuntime::JobRuntime(CoordinatorStore& store, JobEvents& events, CoordinatorWorkerService& workers,
@@ -83,7 +96,9 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
     return absl::InvalidArgumentError(absl::StrCat("batch_sequence: must be >= 1, got ", request.batch_sequence()));
   }
   ASSIGN_OR_RETURN(const v1::Job current, store_.GetJob(job_id));
-  const bool evaluating = current.state() == v1::JOB_STATE_EVALUATING;
+  // A stand-alone evaluation's rank scores from its first report on (SCHEDULED -> EVALUATING below).
+  const bool evaluating = current.state() == v1::JOB_STATE_EVALUATING ||
+                          (current.has_evaluation() && current.state() == v1::JOB_STATE_SCHEDULED);
   // An evaluation rank's batches restart at 1: its phase (the role it scores) is part of the dedup key.
   const auto key = std::make_tuple(request.job(), request.attempt(), request.rank(),
                                    evaluating ? static_cast<int>(current.evaluation_role()) : 0);
@@ -101,14 +116,17 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
   EvaluationStep evaluation;
   if (state == v1::RANK_STATE_DONE && rank0 && evaluating) {
     ASSIGN_OR_RETURN(evaluation, RecordEvaluation(current, request));
-  } else if (state == v1::RANK_STATE_DONE && rank0) {
+  } else if ((state == v1::RANK_STATE_DONE || state == v1::RANK_STATE_EARLY_STOPPED) && rank0) {
+    // Both end with the final result uploaded (for an early stop, the best checkpoint's weights), which the battery
+    // scores and export serves.
     ASSIGN_OR_RETURN(const std::unique_ptr<CheckpointStore> checkpoints, store_.Checkpoints(job_id));
     absl::StatusOr<v1::Checkpoint> final_result = ReadStoredCheckpoint(*checkpoints, request.job(),
                                                                       kFinalCheckpointName);
     if (absl::IsNotFound(final_result.status()) ||
         (final_result.ok() && final_result->attempt() != request.attempt())) {
       return absl::FailedPreconditionError(absl::StrCat("rank 0 of ", request.job(), " attempt ", request.attempt(),
-                                                        " reported DONE before uploading its final result"));
+                                                        " reported ", v1::RankState_Name(state),
+                                                        " before uploading its final result"));
     }
     RETURN_IF_ERROR(final_result.status());
   }
@@ -134,7 +152,11 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
       if (!recorded.has_time()) *recorded.mutable_time() = ToProtoTime(now);
     }
     if (state == v1::RANK_STATE_FAILED) return absl::OkStatus();
-    if (job.state() == v1::JOB_STATE_SCHEDULED) {
+    if (job.state() == v1::JOB_STATE_SCHEDULED && job.has_evaluation()) {
+      RETURN_IF_ERROR(CheckTransition(job.state(), v1::JOB_STATE_EVALUATING));
+      RecordStateChange(job, events, v1::JOB_STATE_EVALUATING, "EvaluationStarted",
+                        absl::StrCat("scoring ", DescribeTarget(job.evaluation().target())), now);
+    } else if (job.state() == v1::JOB_STATE_SCHEDULED) {
       RETURN_IF_ERROR(CheckTransition(job.state(), v1::JOB_STATE_RUNNING));
       RecordStateChange(job, events, v1::JOB_STATE_RUNNING, "RanksStarted",
                         absl::StrCat("rank ", request.rank(), " reported",
@@ -148,10 +170,11 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
       if (job.evaluation_role() != current.evaluation_role()) {
         return absl::AbortedError("the evaluation moved on meanwhile");
       }
-      if (evaluation.report_built) {
-        RecordStateChange(job, events, v1::JOB_STATE_SUCCEEDED, "Evaluated", evaluation.summary, now);
+      if (evaluation.done) {
+        // An early-stopped job ends as what it is, now with its result scored.
+        ended = job.stopped_early() ? v1::JOB_STATE_EARLY_STOPPED : v1::JOB_STATE_SUCCEEDED;
+        RecordStateChange(job, events, ended, "Evaluated", evaluation.summary, now);
         job.clear_evaluation_role();
-        ended = v1::JOB_STATE_SUCCEEDED;
       } else {
         job.set_evaluation_role(v1::EVALUATION_ROLE_BASE);
         v1::LogLine& line = *events.emplace_back().mutable_log();
@@ -160,9 +183,19 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
         *line.mutable_time() = ToProtoTime(now);
         start_evaluation = true;
       }
-    } else if (state == v1::RANK_STATE_DONE && job.state() == v1::JOB_STATE_RUNNING) {
-      RecordStateChange(job, events, v1::JOB_STATE_EVALUATING, "TrainingDone",
-                        absl::StrCat("trained ", request.status().step(), " steps"), now);
+    } else if (job.state() == v1::JOB_STATE_RUNNING &&
+               (state == v1::RANK_STATE_DONE ||
+                (state == v1::RANK_STATE_EARLY_STOPPED && !job.resolved_spec().benchmarks().empty()))) {
+      if (state == v1::RANK_STATE_EARLY_STOPPED) {
+        const v1::EarlyStop stop = RecordEarlyStop(job, events, request.status().early_stop());
+        job.set_stopped_early(true);
+        RecordStateChange(job, events, v1::JOB_STATE_EVALUATING, "GeneralPerplexityRose",
+                          absl::StrCat(EarlyStopMessage(stop), "; scoring the result (the best checkpoint's weights)"),
+                          now);
+      } else {
+        RecordStateChange(job, events, v1::JOB_STATE_EVALUATING, "TrainingDone",
+                          absl::StrCat("trained ", request.status().step(), " steps"), now);
+      }
       if (job.resolved_spec().benchmarks().empty()) {
         RecordStateChange(job, events, v1::JOB_STATE_SUCCEEDED, "Succeeded", "no benchmarks requested", now);
         ended = v1::JOB_STATE_SUCCEEDED;
@@ -178,12 +211,9 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
         start_evaluation = true;
       }
     } else if (state == v1::RANK_STATE_EARLY_STOPPED && job.state() == v1::JOB_STATE_RUNNING) {
-      v1::EarlyStop stop = request.status().early_stop();
-      if (!job.best_checkpoint().empty()) stop.set_best_checkpoint(job.best_checkpoint());
-      *events.emplace_back().mutable_early_stop() = stop;
-      RecordStateChange(job, events, v1::JOB_STATE_EARLY_STOPPED, "GeneralPerplexityRose",
-                        absl::StrCat("general perplexity ", stop.general_perplexity(), " over the limit ",
-                                     stop.limit(), " at step ", stop.step()),
+      const v1::EarlyStop stop = RecordEarlyStop(job, events, request.status().early_stop());
+      job.set_stopped_early(true);
+      RecordStateChange(job, events, v1::JOB_STATE_EARLY_STOPPED, "GeneralPerplexityRose", EarlyStopMessage(stop),
                         now);
       ended = v1::JOB_STATE_EARLY_STOPPED;
     }
@@ -233,11 +263,16 @@ std::string ResultName(v1::EvaluationRole role, int index) {
   return absl::StrFormat("%s/%03d", role == v1::EVALUATION_ROLE_BASE ? "base" : "tuned", index);
 }
 
-// The cache key of one benchmark on a base model: its directory and the benchmark as configured.
-std::string BaseCacheKey(const v1::JobSpec& spec, const v1::Benchmark& benchmark) {
-  std::string bytes;
-  benchmark.SerializeToString(&bytes);  // Deterministic for one build: same fields, same order.
-  return Sha256Hex(absl::StrCat(spec.base_model(), "\n", bytes)).substr(0, 32);
+// The cache key of one benchmark on a job's base model (or an evaluation's baseline): the target as named and the
+// benchmark as configured. A training job's base model and an evaluation whose baseline is the same directory share
+// entries. Empty for a checkpoint baseline, which is not cached (a running job's final result may still change).
+std::string BaseCacheKey(const v1::Job& job, const v1::Benchmark& benchmark) {
+  const v1::EvaluationTarget base = EvaluationTargetFor(job, v1::EVALUATION_ROLE_BASE);
+  if (base.target_case() == v1::EvaluationTarget::kCheckpoint) return std::string();
+  std::string target_bytes, benchmark_bytes;
+  base.SerializeToString(&target_bytes);  // Deterministic for one build: same fields, same order.
+  benchmark.SerializeToString(&benchmark_bytes);
+  return Sha256Hex(absl::StrCat(target_bytes, "\n", benchmark_bytes)).substr(0, 32);
 }
 
 }  // namespace
@@ -253,20 +288,27 @@ absl::StatusOr<JobRuntime::EvaluationStep> JobRuntime::RecordEvaluation(const v1
   const v1::EvaluationRole role = job.evaluation_role();
   for (int i = 0; i < count; ++i) {
     RETURN_IF_ERROR(store_.PutEvalResult(job_id, ResultName(role, i), request.results(i)));
-    if (role == v1::EVALUATION_ROLE_BASE) {
-      RETURN_IF_ERROR(store_.PutEvalResult(
-          kBaseCacheJob, BaseCacheKey(job.resolved_spec(), job.resolved_spec().benchmarks(i)), request.results(i)));
+    const std::string key = BaseCacheKey(job, job.resolved_spec().benchmarks(i));
+    if (role == v1::EVALUATION_ROLE_BASE && !key.empty()) {
+      RETURN_IF_ERROR(store_.PutEvalResult(kBaseCacheJob, key, request.results(i)));
     }
   }
   EvaluationStep step;
+  if (job.has_evaluation() && !job.evaluation().has_baseline()) {
+    step.done = true;  // A stand-alone evaluation without a baseline: its results are all there is.
+    step.summary = absl::StrCat("scored ", count, " benchmark", count == 1 ? "" : "s", " on ",
+                                DescribeTarget(job.evaluation().target()));
+    return step;
+  }
   std::vector<v1::BenchmarkResult> base(static_cast<size_t>(count)), tuned(static_cast<size_t>(count));
   if (role != v1::EVALUATION_ROLE_BASE) {
     // The base model's results, when every benchmark of this spec was scored on it before, are reused.
     ASSIGN_OR_RETURN(const std::vector<NamedEvalResult> cached, store_.ListEvalResults(kBaseCacheJob));
     for (int i = 0; i < count; ++i) {
-      const std::string key = BaseCacheKey(job.resolved_spec(), job.resolved_spec().benchmarks(i));
-      const auto it = std::find_if(cached.begin(), cached.end(),
-                                   [&](const NamedEvalResult& entry) { return entry.name == key; });
+      const std::string key = BaseCacheKey(job, job.resolved_spec().benchmarks(i));
+      const auto it = std::find_if(cached.begin(), cached.end(), [&](const NamedEvalResult& entry) {
+        return !key.empty() && entry.name == key;
+      });
       if (it == cached.end()) return step;  // Not cached: the base model is scored next.
       base[static_cast<size_t>(i)] = it->result;
       tuned[static_cast<size_t>(i)] = request.results(i);
@@ -286,7 +328,7 @@ absl::StatusOr<JobRuntime::EvaluationStep> JobRuntime::RecordEvaluation(const v1
   }
   ASSIGN_OR_RETURN(const v1::TransferReport report, BuildTransferReport(job, base, tuned, clock_()));
   RETURN_IF_ERROR(store_.PutTransferReport(job_id, report));
-  step.report_built = true;
+  step.done = true;
   step.summary = absl::StrCat("transfer report: ", report.comparisons_size(), " comparisons, overall ",
                               v1::Verdict_Name(report.overall_verdict()));
   return step;

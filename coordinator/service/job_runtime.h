@@ -49,7 +49,12 @@ struct JobRuntimeOptions {
 //     its DONE carries the BenchmarkResults, stored as "tuned/NNN" / "base/NNN", and once both sides are there the
 //     TransferReport (transfer_report_builder.h) is stored and the job SUCCEEDS. A failed evaluation fails the job
 //     (no restart: the trained result is stored);
-//   - rank 0 EARLY_STOPPED: EARLY_STOPPED with the EarlyStop event (its best checkpoint is not evaluated yet);
+//   - rank 0 EARLY_STOPPED (after uploading its final result, the best checkpoint's weights): the EarlyStop event,
+//     Job.stopped_early, and then as for DONE, except that the job ends EARLY_STOPPED rather than SUCCEEDED (at once
+//     when it has no benchmarks);
+//   - a stand-alone evaluation (Job.evaluation, evaluation_jobs.h): its one rank is an EVALUATE rank from the start,
+//     so its first report moves SCHEDULED -> EVALUATING ("EvaluationStarted"); its DONE ends the job SUCCEEDED when
+//     the request has no baseline, else the baseline is scored (or taken from the cache) and the report built;
 //   - any rank FAILED: its error_status_code is classified (ClassifyRankError) and DecideFailure says RESTARTING
 //     (attempt + 1 after a backoff, resuming from the newest checkpoint) or FAILED; every rank of the attempt gets
 //     AbortRank (the failed one's worker has nothing left to stop).
@@ -97,10 +102,11 @@ class JobRuntime {
   void AbortRanks(const ftd::v1::Job& job, absl::string_view reason);
 
  private:
-  // What an evaluation rank's DONE leads to: the report was built (the job SUCCEEDS), or the base model is next.
+  // What an evaluation rank's DONE leads to: the battery is done (the report built, or a stand-alone evaluation
+  // without a baseline scored; the job ends), or the base model is next.
   struct EvaluationStep {
-    bool report_built = false;
-    std::string summary;  // The SUCCEEDED event's message.
+    bool done = false;
+    std::string summary;  // The final state change's message.
   };
   // Stores the results the report carries (and, for the base model, in the cache keyed by base model and
   // benchmark); builds and stores the TransferReport when both sides are there (the base from the cache when every

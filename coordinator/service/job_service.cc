@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,6 +18,7 @@
 #include "common/job_spec_validate.h"
 #include "common/status_macros.h"
 #include "coordinator/jobs/job_lifecycle.h"
+#include "coordinator/service/evaluation_jobs.h"
 #include "coordinator/service/job_updates.h"
 #include "coordinator/service/placement_check.h"
 #include "coordinator/service/resource_names.h"
@@ -49,17 +51,19 @@ int64_t JobNumberOf(absl::string_view job_id) {
   return number;
 }
 
-absl::Status Unimplemented(absl::string_view rpc, absl::string_view arrives_with) {
-  return absl::UnimplementedError(absl::StrCat(rpc, " is not implemented yet: it arrives with ", arrives_with));
-}
-
-// The job "jobs/{job}" of a transfer report's name "jobs/{job}/transferReport"; INVALID_ARGUMENT naming the
-// field otherwise (the job part itself is checked by ParseJobName).
+// The job "jobs/{job}" of a transfer report's name "jobs/{job}/transferReport" (or "evaluations/{job}/..." for a
+// stand-alone evaluation's); INVALID_ARGUMENT naming the field otherwise (the job part itself is checked by
+// ParseJobName).
 absl::StatusOr<std::string> TransferReportJobName(absl::string_view name) {
   absl::string_view job_name = name;
   if (!absl::ConsumeSuffix(&job_name, kTransferReportSuffix)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("name: must be jobs/{job}", kTransferReportSuffix, ", got \"", name, "\""));
+    return absl::InvalidArgumentError(absl::StrCat("name: must be jobs/{job}", kTransferReportSuffix,
+                                                   " or evaluations/{evaluation}", kTransferReportSuffix, ", got \"",
+                                                   name, "\""));
+  }
+  if (absl::StartsWith(job_name, "evaluations/")) {
+    ASSIGN_OR_RETURN(const std::string id, ParseEvaluationName(job_name, "name"));
+    return JobName(id);
   }
   return std::string(job_name);
 }
@@ -162,16 +166,25 @@ grpc::Status CoordinatorJobService::GetTransferReport(grpc::ServerContext* conte
   return Reply(ReadTransferReport(store_, *job_name), response);
 }
 
-grpc::Status CoordinatorJobService::RunEvaluation(grpc::ServerContext*, const v1::RunEvaluationRequest*,
-                                                  v1::Evaluation*) {
-  return ToGrpc(Unimplemented("RunEvaluation", "the benchmark suites and the transfer report (planned in "
-                                               "docs/ARCHITECTURE.md, after issue 6)"));
+grpc::Status CoordinatorJobService::RunEvaluation(grpc::ServerContext* context,
+                                                  const v1::RunEvaluationRequest* request,
+                                                  v1::Evaluation* response) {
+  absl::StatusOr<CallerIdentity> caller = Caller(*context);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  // A checkpoint target is another job's result: the caller must be allowed to see that job.
+  for (const std::string& job_id : TargetJobs(*request)) {
+    if (absl::Status visible = CheckOwner(*caller, JobName(job_id)); !visible.ok()) return ToGrpc(visible);
+  }
+  return Reply(Evaluate(*request, caller->user), response);
 }
 
-grpc::Status CoordinatorJobService::GetEvaluation(grpc::ServerContext*, const v1::GetEvaluationRequest*,
-                                                  v1::Evaluation*) {
-  return ToGrpc(Unimplemented("GetEvaluation", "the benchmark suites and the transfer report (planned in "
-                                               "docs/ARCHITECTURE.md, after issue 6)"));
+grpc::Status CoordinatorJobService::GetEvaluation(grpc::ServerContext* context,
+                                                  const v1::GetEvaluationRequest* request,
+                                                  v1::Evaluation* response) {
+  absl::StatusOr<std::string> id = ParseEvaluationName(request->name(), "name");
+  if (!id.ok()) return ToGrpc(id.status());
+  if (absl::Status visible = Authorize(*context, JobName(*id)); !visible.ok()) return ToGrpc(visible);
+  return Reply(GetEvaluationView(*id, request->name()), response);
 }
 
 // --- Writes ---
@@ -231,19 +244,87 @@ absl::StatusOr<v1::Job> CoordinatorJobService::Submit(const v1::SubmitJobRequest
   *events.back().mutable_time() = job.create_time();
   if (request.validate_only()) return job;
 
+  return CreateJob(std::move(job), std::move(events));
+}
+
+absl::StatusOr<v1::Job> CoordinatorJobService::CreateJob(v1::Job job, std::vector<v1::JobEvent> events) {
   for (int attempt = 0; attempt < kMaxIdAttempts; ++attempt) {
     const std::string id = absl::StrFormat("%s%06d", kJobIdPrefix, next_job_number_++);
     job.set_name(JobName(id));
     absl::StatusOr<v1::Job> created = store_.CreateJob(job, events);
     if (created.status().code() == absl::StatusCode::kAlreadyExists) continue;
     if (!created.ok()) return created.status();
-    if (!request.request_id().empty()) request_ids_[request.request_id()] = id;
+    if (!job.request_id().empty()) request_ids_[job.request_id()] = id;
     events_.Publish(id, created->last_event_sequence());
     if (options_.metrics != nullptr) options_.metrics->Submitted();
     if (options_.on_submitted) options_.on_submitted();
     return created;
   }
   return absl::InternalError(absl::StrCat("no free job id after ", kMaxIdAttempts, " attempts"));
+}
+
+absl::StatusOr<v1::Evaluation> CoordinatorJobService::Evaluate(const v1::RunEvaluationRequest& request,
+                                                               const std::string& user) {
+  ASSIGN_OR_RETURN(EvaluationPlan plan, PlanEvaluation(request, options_.path_roots, store_));
+  absl::MutexLock lock(&submit_mu_);
+  if (!request.request_id().empty()) {
+    if (auto it = request_ids_.find(request.request_id()); it != request_ids_.end()) {
+      ASSIGN_OR_RETURN(const v1::Job existing, store_.GetJob(it->second));
+      if (existing.has_evaluation() &&
+          google::protobuf::util::MessageDifferencer::Equals(existing.evaluation(), plan.request)) {
+        return EvaluationView(existing, {}, std::nullopt);
+      }
+      return absl::AlreadyExistsError(absl::StrCat("request_id \"", request.request_id(), "\" was already used for ",
+                                                   existing.name(), " with a different request"));
+    }
+  }
+  ASSIGN_OR_RETURN(const std::vector<StoredWorker> workers, store_.ListWorkers());
+  ASSIGN_OR_RETURN(const SubmitPlacement placement, CheckSubmitPlacement(plan.spec, workers));
+
+  const absl::Time now = clock_();
+  v1::Job job;
+  *job.mutable_spec() = plan.spec;
+  *job.mutable_resolved_spec() = plan.spec;
+  *job.mutable_evaluation() = plan.request;
+  job.set_evaluation_role(v1::EVALUATION_ROLE_TUNED);
+  *job.mutable_create_time() = ToProtoTime(now);
+  *job.mutable_update_time() = job.create_time();
+  job.set_request_id(request.request_id());
+  job.set_user(user);
+  std::vector<v1::JobEvent> events;
+  RecordStateChange(job, events, v1::JOB_STATE_QUEUED, "EvaluationSubmitted",
+                    absl::StrCat("stand-alone evaluation of ", DescribeTarget(plan.request.target()), "; ",
+                                 placement.summary),
+                    now);
+  *events.back().mutable_time() = job.create_time();
+  ASSIGN_OR_RETURN(const v1::Job created, CreateJob(std::move(job), std::move(events)));
+  return EvaluationView(created, {}, std::nullopt);
+}
+
+absl::StatusOr<v1::Evaluation> CoordinatorJobService::GetEvaluationView(const std::string& id,
+                                                                        absl::string_view name) {
+  absl::StatusOr<v1::Job> job = store_.GetJob(id);
+  if (absl::IsNotFound(job.status())) return absl::NotFoundError(absl::StrCat("evaluation ", name, " not found"));
+  RETURN_IF_ERROR(job.status());
+  if (!job->has_evaluation()) {
+    return absl::NotFoundError(
+        absl::StrCat("evaluation ", name, " not found: ", job->name(), " is a training job (GetTransferReport has its "
+                                                                       "battery's results)"));
+  }
+  // The target's results, "tuned/NNN" in benchmark order (names sort so).
+  ASSIGN_OR_RETURN(const std::vector<NamedEvalResult> stored, store_.ListEvalResults(id));
+  std::vector<v1::BenchmarkResult> results;
+  for (const NamedEvalResult& entry : stored) {
+    if (absl::StartsWith(entry.name, "tuned/")) results.push_back(entry.result);
+  }
+  std::optional<v1::TransferReport> report;
+  absl::StatusOr<v1::TransferReport> stored_report = store_.GetTransferReport(id);
+  if (stored_report.ok()) {
+    report = *std::move(stored_report);
+  } else if (!absl::IsNotFound(stored_report.status())) {
+    return stored_report.status();
+  }
+  return EvaluationView(*job, std::move(results), std::move(report));
 }
 
 absl::StatusOr<std::optional<v1::Job>> CoordinatorJobService::FindRetry(const v1::SubmitJobRequest& request) {

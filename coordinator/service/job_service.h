@@ -56,8 +56,8 @@ struct JobServiceOptions {
 
 // Implements SubmitJob, GetJob, ListJobs, CancelJob, WatchJob, GetJobLogs, ListCheckpoints, GetTransferReport (the
 // stored report; NOT_FOUND naming the job's state until its evaluation stores one), DownloadArtifact
-// (artifact_export.h) and ListWorkers; RunEvaluation and GetEvaluation answer UNIMPLEMENTED naming the work that
-// brings them.
+// (artifact_export.h), ListWorkers, and RunEvaluation / GetEvaluation: a stand-alone evaluation is stored and run as a
+// job that trains nothing (evaluation_jobs.h), "evaluations/{id}" being the view of "jobs/{id}".
 //
 // State: everything lives in the store, so a coordinator restarted on the same store serves the same jobs, ids and
 // request_ids. In memory only: the next job number and the request_id index, both rebuilt by Create from the store.
@@ -127,6 +127,13 @@ class CoordinatorJobService final : public v1::JobService::Service {
                         grpc::ServerWriter<v1::DownloadArtifactResponse>& writer);
   absl::StatusOr<v1::ListWorkersResponse> Workers();
 
+  // Stores a new job (QUEUED, its events) under the next free id, indexes its request_id, wakes the scheduler.
+  absl::StatusOr<v1::Job> CreateJob(v1::Job job, std::vector<v1::JobEvent> events)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(submit_mu_);
+  // RunEvaluation's logic: PlanEvaluation, the request_id retry, the placement check, the job stored.
+  absl::StatusOr<v1::Evaluation> Evaluate(const v1::RunEvaluationRequest& request, const std::string& user);
+  // GetEvaluation's: the job `id` as an Evaluation (NOT_FOUND naming `name` for none, or a training job).
+  absl::StatusOr<v1::Evaluation> GetEvaluationView(const std::string& id, absl::string_view name);
   // The existing job for a retried submit: it, or ALREADY_EXISTS when `request` differs; nullopt for a new key.
   absl::StatusOr<std::optional<v1::Job>> FindRetry(const v1::SubmitJobRequest& request)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(submit_mu_);

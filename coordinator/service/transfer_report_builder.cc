@@ -6,8 +6,11 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/transfer_verdict.h"
+#include "coordinator/service/evaluation_jobs.h"
 #include "coordinator/service/job_updates.h"
 
 namespace ftd {
@@ -29,6 +32,13 @@ std::string DisplayKey(const v1::Benchmark& benchmark) {
     if (!stem.empty()) return absl::StrCat(suite, "/", stem);
   }
   return suite;
+}
+
+// 256 for long_context's per-length metric "acc@256"; 0 for any other metric.
+int32_t ContextLengthOf(absl::string_view metric) {
+  int32_t length = 0;
+  if (!absl::ConsumePrefix(&metric, "acc@") || !absl::SimpleAtoi(metric, &length)) return 0;
+  return length;
 }
 
 v1::Verdict ToProto(BenchmarkVerdict verdict) {
@@ -55,9 +65,10 @@ absl::StatusOr<v1::TransferReport> BuildTransferReport(const v1::Job& job, const
                                                    base.size(), " base and ", tuned.size(), " tuned results"));
   }
   v1::TransferReport report;
-  report.set_name(absl::StrCat(job.name(), "/transferReport"));
-  report.set_base_model(job.resolved_spec().base_model());
-  report.mutable_tuned()->set_checkpoint(absl::StrCat(job.name(), "/checkpoints/final"));
+  const absl::string_view id = absl::StripPrefix(job.name(), "jobs/");
+  report.set_name(absl::StrCat(job.has_evaluation() ? EvaluationName(id) : job.name(), "/transferReport"));
+  report.set_base_model(DescribeTarget(EvaluationTargetFor(job, v1::EVALUATION_ROLE_BASE)));
+  *report.mutable_tuned() = EvaluationTargetFor(job, v1::EVALUATION_ROLE_TUNED);
   *report.mutable_create_time() = ToProtoTime(now);
   report.set_z(kVerdictZ);
   report.set_min_items(0);
@@ -88,7 +99,7 @@ absl::StatusOr<v1::TransferReport> BuildTransferReport(const v1::Job& job, const
       v1::MetricComparison& comparison = *report.add_comparisons();
       comparison.set_benchmark(row.benchmark);
       comparison.set_suite(benchmark.suite());
-      comparison.set_context_length(tuned[static_cast<size_t>(i)].context_length());
+      comparison.set_context_length(ContextLengthOf(t.metric()));
       comparison.set_metric(t.metric());
       comparison.set_direction(t.direction());
       comparison.set_base_value(b->value());

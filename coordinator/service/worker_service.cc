@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "coordinator/jobs/job_lifecycle.h"
+#include "coordinator/service/evaluation_jobs.h"
 #include "coordinator/service/job_runtime.h"
 #include "coordinator/service/resource_names.h"
 #include "coordinator/service/to_grpc.h"
@@ -125,18 +126,15 @@ v1::RunRank RunRankFor(const v1::Job& job, const v1::RankPlacement& placement) {
   run.set_attempt(job.restart_count());
   run.set_rank(placement.rank());
   run.set_world_size(job.placement_size());
-  if (job.state() == v1::JOB_STATE_EVALUATING) {
-    // The benchmark battery on one worker: the tuned model (base + the job's final result) or the base model.
+  if (job.state() == v1::JOB_STATE_EVALUATING || job.has_evaluation()) {
+    // The benchmark battery on one worker: the tuned model (a training job's final result, or a stand-alone
+    // evaluation's target), then the base model (or the evaluation's baseline).
     run.set_world_size(1);
     run.set_task(v1::RANK_TASK_EVALUATE);
     run.set_eval_role(job.evaluation_role());
     *run.mutable_resolved_spec() = job.resolved_spec();
     *run.mutable_benchmarks() = job.resolved_spec().benchmarks();
-    if (job.evaluation_role() == v1::EVALUATION_ROLE_BASE) {
-      run.mutable_eval_target()->set_model_path(job.resolved_spec().base_model());
-    } else {
-      run.mutable_eval_target()->set_checkpoint(absl::StrCat(job.name(), "/checkpoints/final"));
-    }
+    *run.mutable_eval_target() = EvaluationTargetFor(job, job.evaluation_role());
     return run;
   }
   absl::string_view device = placement.device();

@@ -46,6 +46,18 @@ TEST(ReportMarkdownTest, FactsTaskGainEarlyStopAndCurves) {
   EXPECT_TRUE(Contains(md, "\n- Learning rate: peak 4.00e-04 at step 50, final 1.00e-04.\n"));
 }
 
+TEST(ReportMarkdownTest, EveryTaskMetricIsARowAfterTheBenchmarks) {
+  TransferReport r = testing::SampleReport();
+  r.task_metrics = {*r.task, testing::Row("task/sst2", "task", "macro_f1", MetricDirection::kHigherIsBetter, 0.40,
+                                          0.05, 0.60, 0.05, 40)};
+  const std::string md = RenderMarkdownReport(r);
+  EXPECT_TRUE(Contains(md, "within noise (no stderr: ±0.5% tolerance) |\n"
+                           "| task | task_loss ↓ | 2.5000 ± 0.0300 | 2.0000 ± 0.0400 | -0.5000 ± 0.0500 | improved |\n"
+                           "| task/sst2 | macro_f1 ↑ | 0.4000 ± 0.0500 | 0.6000 ± 0.0500 | +0.2000 ± 0.0707 | improved "
+                           "|\n\n"))
+      << md;
+}
+
 TEST(ReportMarkdownTest, HostileNamesCannotBreakTheTableOrInjectHtml) {
   EXPECT_EQ(MarkdownEscape("<script>"), "\\<script\\>");
   EXPECT_EQ(MarkdownEscape("a|b\\c`d"), "a\\|b\\\\c\\`d");

@@ -153,6 +153,14 @@ TEST(JudgeOverallTest, TaskGainWithNegativeTransferListsTheRegressedInOrder) {
   EXPECT_EQ(DescribeOverall(v), "task gain with negative transfer: mmlu, hellaswag");
 }
 
+TEST(JudgeOverallTest, ABenchmarkWithSeveralRegressedMetricsIsNamedOnce) {
+  // Perplexity's word, byte and bits-per-byte rows move together: the headline names the benchmark once.
+  const OverallVerdict v = JudgeOverall(
+      Report(Neutral("task"), {Regressed("perplexity/wiki"), Regressed("perplexity/wiki"), Regressed("mmlu")}));
+  EXPECT_EQ(v.regressed, (std::vector<std::string>{"perplexity/wiki", "mmlu"}));
+  EXPECT_EQ(DescribeOverall(v), "negative transfer without task gain: perplexity/wiki, mmlu");
+}
+
 TEST(JudgeOverallTest, ARegressionStandsEvenWithInconclusiveRows) {
   const OverallVerdict v = JudgeOverall(Report(Improved("task"), {Inconclusive("a"), Regressed("mmlu")}));
   EXPECT_EQ(v.kind, OverallVerdictKind::kTaskGainWithNegativeTransfer);

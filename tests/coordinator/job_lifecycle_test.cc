@@ -20,6 +20,8 @@ TEST(JobLifecycleTest, OnlyTheLifecycleEdgesAreAllowed) {
       {ftd::v1::JOB_STATE_RUNNING, ftd::v1::JOB_STATE_EVALUATING},
       {ftd::v1::JOB_STATE_EVALUATING, ftd::v1::JOB_STATE_SUCCEEDED},
       {ftd::v1::JOB_STATE_RUNNING, ftd::v1::JOB_STATE_EARLY_STOPPED},
+      {ftd::v1::JOB_STATE_EVALUATING, ftd::v1::JOB_STATE_EARLY_STOPPED},
+      {ftd::v1::JOB_STATE_SCHEDULED, ftd::v1::JOB_STATE_EVALUATING},
       {ftd::v1::JOB_STATE_RUNNING, ftd::v1::JOB_STATE_RESTARTING},
       {ftd::v1::JOB_STATE_RESTARTING, ftd::v1::JOB_STATE_SCHEDULED},
       {ftd::v1::JOB_STATE_QUEUED, ftd::v1::JOB_STATE_CANCELLED},
@@ -36,6 +38,8 @@ TEST(JobLifecycleTest, OnlyTheLifecycleEdgesAreAllowed) {
       {ftd::v1::JOB_STATE_SUCCEEDED, ftd::v1::JOB_STATE_FAILED},
       {ftd::v1::JOB_STATE_CANCELLED, ftd::v1::JOB_STATE_QUEUED},
       {ftd::v1::JOB_STATE_EARLY_STOPPED, ftd::v1::JOB_STATE_RUNNING},
+      {ftd::v1::JOB_STATE_EARLY_STOPPED, ftd::v1::JOB_STATE_EVALUATING},
+      {ftd::v1::JOB_STATE_QUEUED, ftd::v1::JOB_STATE_EVALUATING},
       {ftd::v1::JOB_STATE_UNSPECIFIED, ftd::v1::JOB_STATE_FAILED},
   };
   for (const auto& [from, to] : refused) {

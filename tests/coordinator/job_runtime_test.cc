@@ -245,6 +245,11 @@ TEST_F(JobRuntimeTest, EarlyStoppedEndsTheJobWithItsEarlyStopEvent) {
   QueueAndPlace();
   MustReportState(0, v1::RANK_STATE_TRAINING);
   const v1::Checkpoint best = MustPut(30, /*best=*/true);
+  // The stopped run's result (the best checkpoint's weights) must be up first, as for DONE.
+  const absl::Status early = ReportState(0, v1::RANK_STATE_EARLY_STOPPED);
+  EXPECT_EQ(early.code(), absl::StatusCode::kFailedPrecondition) << early;
+  EXPECT_THAT(early.message(), HasSubstr("RANK_STATE_EARLY_STOPPED before uploading its final result"));
+  MustPut(50, false, /*final_result=*/true);
 
   v1::ReportMetricsRequest request = Request(0);
   SetState(request, v1::RANK_STATE_EARLY_STOPPED);

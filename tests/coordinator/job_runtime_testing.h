@@ -111,6 +111,14 @@ class JobRuntimeTest : public ::testing::Test {
   // Stores a QUEUED two-rank CPU job as SubmitJob would (`tweak` edits its resolved spec), then runs a scheduling
   // cycle that places it on the two workers.
   void QueueAndPlace(const std::function<void(v1::JobSpec&)>& tweak = nullptr) {
+    QueueJobAndPlace([&](v1::Job& job) {
+      if (tweak) tweak(*job.mutable_resolved_spec());
+    });
+  }
+
+  // The same for any job: `tweak` edits the stored Job (its resolved spec starts as QueueAndPlace's, the submitted
+  // spec is copied from it afterwards); the job must be placed whole in one cycle.
+  void QueueJobAndPlace(const std::function<void(v1::Job&)>& tweak, const std::string& reason = "Submitted") {
     v1::Job job;
     job.set_name(kJob);
     v1::JobSpec& spec = *job.mutable_resolved_spec();
@@ -118,15 +126,15 @@ class JobRuntimeTest : public ::testing::Test {
     spec.set_method(v1::METHOD_LORA);
     spec.set_device(v1::DEVICE_CPU);
     spec.set_world_size(2);
-    if (tweak) tweak(spec);
-    *job.mutable_spec() = spec;
+    tweak(job);
+    *job.mutable_spec() = job.resolved_spec();
     std::vector<v1::JobEvent> events;
-    RecordStateChange(job, events, v1::JOB_STATE_QUEUED, "Submitted", "", clock_.Now());
+    RecordStateChange(job, events, v1::JOB_STATE_QUEUED, reason, "", clock_.Now());
     absl::StatusOr<v1::Job> stored = store_->CreateJob(job, events);
     ASSERT_TRUE(stored.ok()) << stored.status();
     ASSERT_EQ(MustCycle(), 1);
     ASSERT_EQ(Job().state(), v1::JOB_STATE_SCHEDULED);
-    ASSERT_EQ(Job().placement_size(), 2);
+    ASSERT_EQ(Job().placement_size(), job.resolved_spec().world_size());
   }
 
   int MustCycle() {

@@ -510,7 +510,7 @@ TEST_F(CoordinatorJobServiceTest, ListCheckpointsDecodesTheCommittedManifests) {
   EXPECT_EQ(Checkpoints("nope", 0, "", &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-TEST_F(CoordinatorJobServiceTest, RpcsOfLaterWorkAreUnimplementedAndSaySo) {
+TEST_F(CoordinatorJobServiceTest, UnknownReportsAndEmptyDownloadsNameTheCause) {
   v1::GetTransferReportRequest report_request;
   report_request.set_name("jobs/ft-000001/transferReport");
   v1::TransferReport report;
@@ -518,10 +518,6 @@ TEST_F(CoordinatorJobServiceTest, RpcsOfLaterWorkAreUnimplementedAndSaySo) {
   // GetTransferReport is implemented (report_command_test covers it): an unknown job's report is NOT_FOUND.
   EXPECT_EQ(report_status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(report_status.error_message(), HasSubstr("jobs/ft-000001"));
-  v1::GetEvaluationRequest evaluation_request;
-  v1::Evaluation evaluation;
-  EXPECT_EQ(Call(&v1::JobService::Stub::GetEvaluation, evaluation_request, &evaluation).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
   grpc::ClientContext context;
   SetDeadline(context);
   std::unique_ptr<grpc::ClientReader<v1::DownloadArtifactResponse>> reader =
@@ -532,6 +528,102 @@ TEST_F(CoordinatorJobServiceTest, RpcsOfLaterWorkAreUnimplementedAndSaySo) {
   // DownloadArtifact is implemented (artifact_export_test covers it): an empty source is the caller's to fix.
   EXPECT_EQ(download.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(download.error_message(), HasSubstr("source"));
+}
+
+// A stand-alone evaluation is a job that trains nothing: RunEvaluation checks the request, stores the job (QUEUED,
+// evaluation set, its role TUNED) and answers its Evaluation view; GetEvaluation reads it back; a request_id retry
+// returns it; a training job is no evaluation.
+TEST_F(CoordinatorJobServiceTest, RunEvaluationStoresAJobThatTrainsNothingAndGetEvaluationViewsIt) {
+  const auto run = [&](const v1::RunEvaluationRequest& request, v1::Evaluation* out) {
+    return Call(&v1::JobService::Stub::RunEvaluation, request, out);
+  };
+  v1::RunEvaluationRequest request;
+  request.mutable_target()->set_model_path(kTinyLlama);
+  v1::Benchmark& piqa = *request.add_benchmarks();
+  piqa.set_suite(v1::BENCHMARK_SUITE_PIQA);
+  piqa.set_path("/data/piqa/valid.jsonl");
+  piqa.set_limit(20);
+  request.set_device(v1::DEVICE_CPU);
+  request.set_request_id("eval-1");
+
+  // Bad requests: each names its cause and stores nothing.
+  v1::Evaluation evaluation;
+  const struct {
+    std::function<void(v1::RunEvaluationRequest&)> spoil;
+    grpc::StatusCode code;
+    std::string says;
+  } bad[] = {
+      {[](v1::RunEvaluationRequest& r) { r.clear_target(); }, grpc::StatusCode::INVALID_ARGUMENT, "target: required"},
+      {[](v1::RunEvaluationRequest& r) { r.clear_benchmarks(); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "benchmarks: at least one"},
+      {[](v1::RunEvaluationRequest& r) { r.mutable_benchmarks(0)->clear_path(); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "benchmarks[0].path: required"},
+      {[](v1::RunEvaluationRequest& r) { r.set_world_size(2); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "world_size: a stand-alone evaluation runs on one rank"},
+      {[](v1::RunEvaluationRequest& r) { r.mutable_target()->mutable_adapter()->set_base_model(kTinyLlama); },
+       grpc::StatusCode::INVALID_ARGUMENT, "target.adapter.adapter_path: required"},
+      {[](v1::RunEvaluationRequest& r) { r.mutable_target()->set_checkpoint("jobs/ft-000099"); },
+       grpc::StatusCode::NOT_FOUND, "job jobs/ft-000099 not found"},
+      {[](v1::RunEvaluationRequest& r) { r.mutable_target()->set_checkpoint("jobs/ft-000099/checkpoints/step-5"); },
+       grpc::StatusCode::FAILED_PRECONDITION, "only a job's final result can be scored"},
+      {[](v1::RunEvaluationRequest& r) { r.mutable_baseline()->set_checkpoint("nope"); },
+       grpc::StatusCode::INVALID_ARGUMENT, "baseline.checkpoint"},
+  };
+  for (const auto& [spoil, code, says] : bad) {
+    v1::RunEvaluationRequest spoilt = request;
+    spoil(spoilt);
+    const grpc::Status status = run(spoilt, &evaluation);
+    EXPECT_EQ(status.error_code(), code) << says << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(says));
+  }
+  // A training job without a final result cannot be a target yet.
+  const v1::Job training = MustSubmit(Spec("trains"));
+  v1::RunEvaluationRequest of_job = request;
+  of_job.mutable_target()->set_checkpoint(training.name());
+  of_job.clear_request_id();
+  const grpc::Status unfinished = run(of_job, &evaluation);
+  EXPECT_EQ(unfinished.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(unfinished.error_message(), HasSubstr("has no final result yet (state QUEUED)"));
+
+  ASSERT_TRUE(run(request, &evaluation).ok());
+  EXPECT_EQ(evaluation.name(), "evaluations/ft-000002");
+  EXPECT_EQ(evaluation.job(), "jobs/ft-000002");
+  EXPECT_EQ(evaluation.state(), v1::EVALUATION_STATE_QUEUED);
+  EXPECT_EQ(evaluation.request().target().model_path(), kTinyLlama);
+  EXPECT_EQ(evaluation.request().world_size(), 1);
+  v1::Job job;
+  ASSERT_TRUE(Get(evaluation.job(), &job).ok());
+  EXPECT_EQ(job.state(), v1::JOB_STATE_QUEUED);
+  EXPECT_TRUE(job.has_evaluation());
+  EXPECT_EQ(job.evaluation_role(), v1::EVALUATION_ROLE_TUNED);
+  EXPECT_EQ(job.resolved_spec().base_model(), kTinyLlama);
+  EXPECT_EQ(job.resolved_spec().device(), v1::DEVICE_CPU);
+  EXPECT_EQ(job.resolved_spec().world_size(), 1);
+  ASSERT_EQ(job.resolved_spec().benchmarks_size(), 1);
+  EXPECT_EQ(job.resolved_spec().benchmarks(0).limit(), 20);
+  EXPECT_TRUE(job.resolved_spec().datasets().empty());
+
+  v1::Evaluation retried;
+  ASSERT_TRUE(run(request, &retried).ok());
+  EXPECT_EQ(retried.name(), evaluation.name());
+  v1::RunEvaluationRequest changed = request;
+  changed.mutable_benchmarks(0)->set_limit(30);
+  EXPECT_EQ(run(changed, &retried).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+
+  v1::GetEvaluationRequest get;
+  get.set_name(evaluation.name());
+  v1::Evaluation got;
+  ASSERT_TRUE(Call(&v1::JobService::Stub::GetEvaluation, get, &got).ok());
+  EXPECT_EQ(got.name(), evaluation.name());
+  EXPECT_EQ(got.state(), v1::EVALUATION_STATE_QUEUED);
+  EXPECT_TRUE(got.results().empty());
+  EXPECT_FALSE(got.has_report());
+  get.set_name("evaluations/ft-000001");
+  grpc::Status status = Call(&v1::JobService::Stub::GetEvaluation, get, &got);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("is a training job"));
+  get.set_name("jobs/ft-000002");
+  EXPECT_EQ(Call(&v1::JobService::Stub::GetEvaluation, get, &got).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// BuildProvenanceJson: the spec as JSON plus file hashes.
+// BuildProvenanceJson: the spec as JSON plus file hashes; ParseProvenanceSpec: the spec back.
 #include "worker/service/provenance.h"
 
 #include <algorithm>
@@ -64,6 +64,24 @@ absl::StatusOr<std::string> BuildProvenanceJson(const std::string& job, int atte
                            {"datasets", datasets},
                            {"base_model", {{"path", resolved_spec.base_model()}, {"files", base_files}}}};
   return provenance.dump(2) + "\n";
+}
+
+absl::StatusOr<v1::JobSpec> ParseProvenanceSpec(const std::string& text, const std::string& file_name) {
+  const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(file_name, ": not a JSON object"));
+  }
+  const auto spec = parsed.find("spec");
+  if (spec == parsed.end() || !spec->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(file_name, ": no \"spec\" object"));
+  }
+  v1::JobSpec out;
+  const auto status = google::protobuf::util::JsonStringToMessage(spec->dump(), &out);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file_name, ": its spec is not a job spec: ", std::string(status.message())));
+  }
+  return out;
 }
 
 }  // namespace ftd

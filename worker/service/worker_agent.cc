@@ -11,14 +11,16 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/checkpoint/file_checkpoint_store.h"
 #include "common/job_spec_yaml.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/text_file.h"
 #include "google/protobuf/util/time_util.h"
 #include "model/file_io.h"
 #include "nlohmann/json.hpp"
@@ -37,6 +39,15 @@ constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 constexpr absl::Duration kRetryPause = absl::Seconds(1);
 constexpr size_t kMaxLogLineBytes = 16 << 10;
 constexpr size_t kStderrTail = 20;
+
+// `ftd-worker eval`'s progress line for `suite`: "piqa: 5/20".
+bool IsEvalProgress(absl::string_view line, absl::string_view suite) {
+  if (!absl::ConsumePrefix(&line, suite) || !absl::ConsumePrefix(&line, ": ")) return false;
+  const size_t slash = line.find('/');
+  int64_t done = 0, total = 0;
+  return slash != absl::string_view::npos && absl::SimpleAtoi(line.substr(0, slash), &done) &&
+         absl::SimpleAtoi(line.substr(slash + 1), &total);
+}
 
 bool Retryable(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
@@ -429,8 +440,16 @@ class RankRun {
     }
     RETURN_IF_ERROR(downloaded.status());
     Log(v1::LOG_LEVEL_INFO, absl::StrCat("scoring ", target.checkpoint()));
-    if (run_.resolved_spec().method() == v1::METHOD_FULL) return std::make_pair(dir, std::string());
-    return std::make_pair(run_.resolved_spec().base_model(), dir);
+    // The result says what it is: its provenance.json carries the spec of the job that trained it (a stand-alone
+    // evaluation may score another job's result). A result without one is taken as this job's.
+    v1::JobSpec trained_by = run_.resolved_spec();
+    const std::string provenance_path = JoinPath(dir, "provenance.json");
+    if (std::filesystem::exists(provenance_path)) {
+      ASSIGN_OR_RETURN(const std::string text, ReadTextFile(provenance_path));
+      ASSIGN_OR_RETURN(trained_by, ParseProvenanceSpec(text, provenance_path));
+    }
+    if (trained_by.method() == v1::METHOD_FULL) return std::make_pair(dir, std::string());
+    return std::make_pair(trained_by.base_model(), dir);
   }
 
   // One benchmark through a child `ftd-worker eval --json`, its JSON turned into a BenchmarkResult.
@@ -449,13 +468,17 @@ class RankRun {
     if (!adapter.empty()) argv.insert(argv.end(), {"--adapter", adapter});
     if (benchmark.has_num_fewshot()) argv.insert(argv.end(), {"--num-fewshot", absl::StrCat(benchmark.num_fewshot())});
     if (benchmark.has_limit()) argv.insert(argv.end(), {"--limit", absl::StrCat(benchmark.limit())});
+    if (benchmark.suite() == v1::BENCHMARK_SUITE_LONG_CONTEXT && !benchmark.context_lengths().empty()) {
+      argv.insert(argv.end(), {"--context-lengths", absl::StrJoin(benchmark.context_lengths(), ",")});
+    }
     std::string result_line;
     RankProcessOptions process_options;
     process_options.argv = argv;
     process_options.on_line = [&](OutputStream stream, const std::string& line) {
       if (stream == OutputStream::kStdout && line.starts_with("{")) {
         result_line = line;
-      } else if (stream == OutputStream::kStderr) {
+      } else if (stream == OutputStream::kStderr && !IsEvalProgress(line, suite->second)) {
+        // Progress lines ("piqa: 5/20") would crowd the cause out of an error's tail.
         absl::MutexLock lock(&mu_);
         stderr_tail_.push_back(line);
         if (stderr_tail_.size() > kStderrTail) stderr_tail_.pop_front();
