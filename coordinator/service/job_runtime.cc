@@ -263,16 +263,18 @@ std::string ResultName(v1::EvaluationRole role, int index) {
   return absl::StrFormat("%s/%03d", role == v1::EVALUATION_ROLE_BASE ? "base" : "tuned", index);
 }
 
-// The cache key of one benchmark on a job's base model (or an evaluation's baseline): the target as named and the
-// benchmark as configured. A training job's base model and an evaluation whose baseline is the same directory share
-// entries. Empty for a checkpoint baseline, which is not cached (a running job's final result may still change).
-std::string BaseCacheKey(const v1::Job& job, const v1::Benchmark& benchmark) {
-  const v1::EvaluationTarget base = EvaluationTargetFor(job, v1::EVALUATION_ROLE_BASE);
-  if (base.target_case() == v1::EvaluationTarget::kCheckpoint) return std::string();
-  std::string target_bytes, benchmark_bytes;
-  base.SerializeToString(&target_bytes);  // Deterministic for one build: same fields, same order.
-  benchmark.SerializeToString(&benchmark_bytes);
-  return Sha256Hex(absl::StrCat(target_bytes, "\n", benchmark_bytes)).substr(0, 32);
+// The cache key of one benchmark's results on a model: the model's and the data's content hashes (the worker's,
+// worker/service/content_hash.h) and the benchmark's settings other than its path. So a training job's base model and
+// an evaluation's baseline with the same bytes share entries wherever they live, and an edited file misses. Empty
+// (not cached) when either hash is unknown.
+std::string BaseCacheKey(absl::string_view model_sha256, const v1::Benchmark& benchmark,
+                         absl::string_view data_sha256) {
+  if (model_sha256.empty() || (data_sha256.empty() && !benchmark.path().empty())) return std::string();
+  v1::Benchmark settings = benchmark;
+  settings.clear_path();
+  std::string bytes;
+  settings.SerializeToString(&bytes);  // Deterministic for one build: same fields, same order.
+  return Sha256Hex(absl::StrCat(model_sha256, "\n", data_sha256, "\n", bytes)).substr(0, 32);
 }
 
 }  // namespace
@@ -288,7 +290,8 @@ absl::StatusOr<JobRuntime::EvaluationStep> JobRuntime::RecordEvaluation(const v1
   const v1::EvaluationRole role = job.evaluation_role();
   for (int i = 0; i < count; ++i) {
     RETURN_IF_ERROR(store_.PutEvalResult(job_id, ResultName(role, i), request.results(i)));
-    const std::string key = BaseCacheKey(job, job.resolved_spec().benchmarks(i));
+    const std::string key = BaseCacheKey(request.results(i).model_sha256(), job.resolved_spec().benchmarks(i),
+                                         request.results(i).data_sha256());
     if (role == v1::EVALUATION_ROLE_BASE && !key.empty()) {
       RETURN_IF_ERROR(store_.PutEvalResult(kBaseCacheJob, key, request.results(i)));
     }
@@ -305,7 +308,9 @@ absl::StatusOr<JobRuntime::EvaluationStep> JobRuntime::RecordEvaluation(const v1
     // The base model's results, when every benchmark of this spec was scored on it before, are reused.
     ASSIGN_OR_RETURN(const std::vector<NamedEvalResult> cached, store_.ListEvalResults(kBaseCacheJob));
     for (int i = 0; i < count; ++i) {
-      const std::string key = BaseCacheKey(job, job.resolved_spec().benchmarks(i));
+      // The tuned rank hashed the base model (RunRank.baseline_target); the data are the ones it just scored.
+      const std::string key = BaseCacheKey(request.baseline_model_sha256(), job.resolved_spec().benchmarks(i),
+                                           request.results(i).data_sha256());
       const auto it = std::find_if(cached.begin(), cached.end(), [&](const NamedEvalResult& entry) {
         return !key.empty() && entry.name == key;
       });

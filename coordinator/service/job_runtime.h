@@ -108,9 +108,9 @@ class JobRuntime {
     bool done = false;
     std::string summary;  // The final state change's message.
   };
-  // Stores the results the report carries (and, for the base model, in the cache keyed by base model and
-  // benchmark); builds and stores the TransferReport when both sides are there (the base from the cache when every
-  // benchmark is cached). INVALID_ARGUMENT when the results do not match the spec's benchmarks.
+  // Stores the results the report carries (and, for the base model, in the cache keyed by the content hashes of
+  // model and data plus the benchmark's settings); builds and stores the TransferReport when both sides are there
+  // (the base from the cache when every benchmark is cached under the tuned rank's baseline_model_sha256). INVALID_ARGUMENT when the results do not match the spec's benchmarks.
   absl::StatusOr<EvaluationStep> RecordEvaluation(const ftd::v1::Job& job,
                                                   const ftd::v1::ReportMetricsRequest& request);
 

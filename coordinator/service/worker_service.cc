@@ -135,6 +135,12 @@ v1::RunRank RunRankFor(const v1::Job& job, const v1::RankPlacement& placement) {
     *run.mutable_resolved_spec() = job.resolved_spec();
     *run.mutable_benchmarks() = job.resolved_spec().benchmarks();
     *run.mutable_eval_target() = EvaluationTargetFor(job, job.evaluation_role());
+    if (job.evaluation_role() != v1::EVALUATION_ROLE_BASE &&
+        (!job.has_evaluation() || job.evaluation().has_baseline())) {
+      // The rank hashes the model scored next, so the runtime can find its results in the cache first.
+      const v1::EvaluationTarget base = EvaluationTargetFor(job, v1::EVALUATION_ROLE_BASE);
+      if (base.target_case() != v1::EvaluationTarget::kCheckpoint) *run.mutable_baseline_target() = base;
+    }
     return run;
   }
   absl::string_view device = placement.device();

@@ -24,9 +24,11 @@ v1::Benchmark Piqa() {
   return benchmark;
 }
 
-v1::BenchmarkResult Result(double acc) {
+v1::BenchmarkResult Result(double acc, const std::string& model_sha256 = "", const std::string& data_sha256 = "") {
   v1::BenchmarkResult result;
   *result.mutable_benchmark() = Piqa();
+  result.set_model_sha256(model_sha256);
+  result.set_data_sha256(data_sha256);
   v1::MetricValue& metric = *result.add_metrics();
   metric.set_metric("acc");
   metric.set_value(acc);
@@ -40,19 +42,20 @@ v1::BenchmarkResult Result(double acc) {
 class JobRuntimeEvaluationTest : public JobRuntimeTest {
  protected:
   // Rank 0's DONE carrying one result per benchmark (an EVALUATE rank's end).
-  absl::Status ReportResults(const std::vector<v1::BenchmarkResult>& results) {
+  absl::Status ReportResults(const std::vector<v1::BenchmarkResult>& results, const std::string& baseline_sha256 = "") {
     v1::ReportMetricsRequest request = Request(0);
     SetState(request, v1::RANK_STATE_DONE);
     for (const v1::BenchmarkResult& result : results) *request.add_results() = result;
+    request.set_baseline_model_sha256(baseline_sha256);
     return runtime_->Report(request).status();
   }
 
   // Stores a QUEUED stand-alone evaluation as RunEvaluation would and places it.
-  void QueueEvaluation(bool with_baseline) {
+  void QueueEvaluation(bool with_baseline, const std::string& baseline_path = "/models/tiny") {
     v1::RunEvaluationRequest request;
     request.mutable_target()->mutable_adapter()->set_base_model("/models/tiny");
     request.mutable_target()->mutable_adapter()->set_adapter_path("/adapters/a");
-    if (with_baseline) request.mutable_baseline()->set_model_path("/models/tiny");
+    if (with_baseline) request.mutable_baseline()->set_model_path(baseline_path);
     *request.add_benchmarks() = Piqa();
     request.set_device(v1::DEVICE_CPU);
     request.set_world_size(1);
@@ -154,6 +157,35 @@ TEST_F(JobRuntimeEvaluationTest, AStandAloneEvaluationScoresItsTargetThenItsBase
   ASSERT_EQ(view.results_size(), 1);
   EXPECT_DOUBLE_EQ(view.results(0).metrics(0).value(), 0.70);
   EXPECT_TRUE(view.has_report());
+}
+
+// Base results are cached by content: a later evaluation whose baseline has the same bytes (the tuned rank reports
+// its hash) at another path reuses them and scores no base model; another data hash misses.
+TEST_F(JobRuntimeEvaluationTest, CachedBaseResultsFollowTheContentHashesNotThePaths) {
+  QueueEvaluation(/*with_baseline=*/true);
+  std::unique_ptr<AssignmentStream> stream = Watch(WorkerOf(0));
+  EXPECT_EQ(stream->Next().run_rank().baseline_target().model_path(), "/models/tiny");
+  ASSERT_TRUE(ReportResults({Result(0.70, "tuned-hash", "data-hash")}, "base-hash").ok());
+  EXPECT_EQ(stream->Next().run_rank().eval_role(), v1::EVALUATION_ROLE_BASE);
+  ASSERT_TRUE(ReportResults({Result(0.60, "base-hash", "data-hash")}).ok());
+  ASSERT_EQ(Job().state(), v1::JOB_STATE_SUCCEEDED);
+
+  // The same base bytes elsewhere: no base rank, the report from the cache.
+  job_id_ = "ft-000002";
+  QueueEvaluation(/*with_baseline=*/true, "/copies/tiny");
+  ASSERT_TRUE(ReportResults({Result(0.75, "tuned-hash-2", "data-hash")}, "base-hash").ok());
+  EXPECT_EQ(Job().state(), v1::JOB_STATE_SUCCEEDED);
+  absl::StatusOr<v1::TransferReport> report = store_->GetTransferReport(job_id_);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_DOUBLE_EQ(report->comparisons(0).base_value(), 0.60);
+  EXPECT_DOUBLE_EQ(report->comparisons(0).tuned_value(), 0.75);
+
+  // Edited data (another hash): the base model is scored again.
+  job_id_ = "ft-000003";
+  QueueEvaluation(/*with_baseline=*/true);
+  ASSERT_TRUE(ReportResults({Result(0.75, "tuned-hash-2", "other-data")}, "base-hash").ok());
+  EXPECT_EQ(Job().state(), v1::JOB_STATE_EVALUATING);
+  EXPECT_EQ(Job().evaluation_role(), v1::EVALUATION_ROLE_BASE);
 }
 
 TEST_F(JobRuntimeEvaluationTest, WithoutABaselineTheEvaluationEndsAfterItsTarget) {

@@ -120,7 +120,7 @@ class JobRuntimeTest : public ::testing::Test {
   // spec is copied from it afterwards); the job must be placed whole in one cycle.
   void QueueJobAndPlace(const std::function<void(v1::Job&)>& tweak, const std::string& reason = "Submitted") {
     v1::Job job;
-    job.set_name(kJob);
+    job.set_name(JobName());
     v1::JobSpec& spec = *job.mutable_resolved_spec();
     spec.set_base_model("/models/tiny");
     spec.set_method(v1::METHOD_LORA);
@@ -143,7 +143,10 @@ class JobRuntimeTest : public ::testing::Test {
     return placed.ok() ? *placed : -1;
   }
 
-  v1::Job Job(const std::string& id = kJobId) {
+  // The job the helpers act on: kJob unless a test moves on to another (job_id_).
+  std::string JobName() const { return absl::StrCat("jobs/", job_id_); }
+  v1::Job Job() { return Job(job_id_); }
+  v1::Job Job(const std::string& id) {
     absl::StatusOr<v1::Job> job = store_->GetJob(id);
     EXPECT_TRUE(job.ok()) << job.status();
     return job.ok() ? *job : v1::Job();
@@ -164,7 +167,7 @@ class JobRuntimeTest : public ::testing::Test {
     const v1::Job job = Job();
     v1::ReportMetricsRequest request;
     request.set_worker(WorkerOf(rank));
-    request.set_job(kJob);
+    request.set_job(JobName());
     request.set_attempt(job.restart_count());
     request.set_rank(rank);
     request.set_batch_sequence(++batch_sequence_[{job.restart_count(), rank}]);
@@ -202,7 +205,7 @@ class JobRuntimeTest : public ::testing::Test {
   absl::StatusOr<v1::Checkpoint> Put(int64_t step, const std::vector<StoredFile>& files, bool best = false,
                                      bool final_result = false, std::optional<int32_t> attempt = std::nullopt) {
     v1::PutCheckpointHeader header;
-    header.set_job(kJob);
+    header.set_job(JobName());
     header.set_attempt(attempt.has_value() ? *attempt : Job().restart_count());
     header.set_rank(0);
     header.set_best(best);
@@ -239,7 +242,7 @@ class JobRuntimeTest : public ::testing::Test {
   }
 
   std::vector<v1::JobEvent> Events() {
-    absl::StatusOr<std::vector<v1::JobEvent>> events = store_->ListEvents(kJobId, 0, 10000);
+    absl::StatusOr<std::vector<v1::JobEvent>> events = store_->ListEvents(job_id_, 0, 10000);
     EXPECT_TRUE(events.ok()) << events.status();
     return events.ok() ? *events : std::vector<v1::JobEvent>{};
   }
@@ -281,6 +284,7 @@ class JobRuntimeTest : public ::testing::Test {
   std::string w1_;
   std::string w2_;
   std::map<std::pair<int32_t, int32_t>, int64_t> batch_sequence_;  // (attempt, rank) -> last sent.
+  std::string job_id_ = kJobId;
 };
 
 }  // namespace ftd

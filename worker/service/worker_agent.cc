@@ -25,6 +25,7 @@
 #include "model/file_io.h"
 #include "nlohmann/json.hpp"
 #include "worker/service/checkpoint_sync.h"
+#include "worker/service/content_hash.h"
 #include "worker/service/provenance.h"
 #include "worker/service/rank_process.h"
 #include "worker/service/worker_metrics.h"
@@ -140,6 +141,7 @@ class RankRun {
       if (status_dirty_) *request.mutable_status() = status_;
       status_dirty_ = false;
       for (v1::BenchmarkResult& result : pending_results_) *request.add_results() = std::move(result);
+      if (!pending_results_.empty()) request.set_baseline_model_sha256(baseline_model_sha256_);
       pending_results_.clear();
     }
     request.set_worker(worker_name_);
@@ -538,13 +540,31 @@ class RankRun {
     std::filesystem::create_directories(dir_, ec);
     if (ec) outcome = absl::InternalError(absl::StrCat("creating ", dir_, ": ", ec.message()));
     std::vector<v1::BenchmarkResult> results;
+    std::string baseline_hash;
     if (outcome.ok()) {
       absl::StatusOr<std::pair<std::string, std::string>> model = EvaluationModel();
       outcome = model.status();
+      // The content hashes the coordinator's base-results cache is keyed by (content_hash.h).
+      absl::StatusOr<std::string> model_hash =
+          outcome.ok() ? ModelSha256(model->first, model->second) : absl::StatusOr<std::string>(outcome);
+      outcome = model_hash.status();
+      if (outcome.ok() && run_.has_baseline_target()) {
+        const v1::EvaluationTarget& baseline = run_.baseline_target();
+        absl::StatusOr<std::string> hashed =
+            baseline.has_adapter() ? ModelSha256(baseline.adapter().base_model(), baseline.adapter().adapter_path())
+                                   : ModelSha256(baseline.model_path(), "");
+        outcome = hashed.status();
+        if (hashed.ok()) baseline_hash = *std::move(hashed);
+      }
       for (int i = 0; outcome.ok() && i < run_.benchmarks_size(); ++i) {
         absl::StatusOr<v1::BenchmarkResult> result = RunBenchmark(run_.benchmarks(i), model->first, model->second);
         outcome = result.status();
-        if (result.ok()) results.push_back(*std::move(result));
+        if (!result.ok()) break;
+        result->set_model_sha256(*model_hash);
+        absl::StatusOr<std::string> data_hash = BenchmarkDataSha256(run_.benchmarks(i));
+        outcome = data_hash.status();
+        if (data_hash.ok()) result->set_data_sha256(*data_hash);
+        results.push_back(*std::move(result));
       }
     }
     bool aborted;
@@ -559,6 +579,7 @@ class RankRun {
     if (outcome.ok()) {
       absl::MutexLock lock(&mu_);
       pending_results_ = std::move(results);
+      baseline_model_sha256_ = std::move(baseline_hash);
       status_.set_state(v1::RANK_STATE_DONE);
       status_dirty_ = true;
     } else {
@@ -656,6 +677,7 @@ class RankRun {
   std::vector<v1::MetricsSample> pending_metrics_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::LogLine> pending_logs_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::BenchmarkResult> pending_results_ ABSL_GUARDED_BY(mu_);  // EVALUATE: sent with the DONE.
+  std::string baseline_model_sha256_ ABSL_GUARDED_BY(mu_);  // EVALUATE, TUNED: RunRank.baseline_target's hash.
   std::deque<std::string> stderr_tail_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<RankProcess> process_ ABSL_GUARDED_BY(mu_);
   bool aborted_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,0 +1,27 @@
+// Content hashes of what an evaluation scores, so the coordinator's cache of base-model results follows the bytes
+// rather than the paths: a moved copy of a model or dataset hits, an edited file misses. Lowercase hex SHA-256:
+//   - a file: its SHA-256;
+//   - a directory: the SHA-256 of one line per regular file below it (symlinks followed), in path order,
+//     "<path relative to the directory>\0<its SHA-256>\n";
+//   - a model with an adapter: the SHA-256 of "<model hash>+<adapter hash>".
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "ftd/v1/job_spec.pb.h"
+
+namespace ftd {
+
+// NOT_FOUND naming the path when it does not exist or cannot be read.
+absl::StatusOr<std::string> ContentSha256(const std::string& path);
+
+// The model an EVALUATE rank scores: `model` (a directory), with `adapter` applied when non-empty.
+absl::StatusOr<std::string> ModelSha256(const std::string& model, const std::string& adapter);
+
+// The data a benchmark's suite reads (eval/battery.h): mmlu and task, the directory; piqa, the JSONL followed by
+// its labels file (valid-labels.lst beside it) as one two-file tree; every other suite, the file. "" for a
+// benchmark without a path.
+absl::StatusOr<std::string> BenchmarkDataSha256(const ftd::v1::Benchmark& benchmark);
+
+}  // namespace ftd
