@@ -87,6 +87,11 @@ v1::Method JobMethod(const v1::Job& job) {
   return method == v1::METHOD_UNSPECIFIED ? v1::METHOD_LORA : method;
 }
 
+// The METHOD column: the training method, or "eval" for a stand-alone evaluation's job (it trains nothing).
+std::string MethodColumn(const v1::Job& job) {
+  return job.has_evaluation() ? "eval" : LowerName(JobMethod(job));
+}
+
 std::string FormatError(const v1::JobError& error) {
   std::string out = ShortName(error.code());
   if (!error.message().empty()) absl::StrAppend(&out, ": ", error.message());
@@ -147,7 +152,7 @@ std::string FormatEta(absl::Duration eta) {
 std::string FormatJobTable(const google::protobuf::RepeatedPtrField<v1::Job>& jobs) {
   std::vector<Row> rows = {{"JOB", "NAME", "STATE", "METHOD", "STEP", "BASE MODEL", "CREATED"}};
   for (const v1::Job& job : jobs) {
-    rows.push_back({job.name(), OrDash(job.spec().name()), JobStateName(job.state()), LowerName(JobMethod(job)),
+    rows.push_back({job.name(), OrDash(job.spec().name()), JobStateName(job.state()), MethodColumn(job),
                     FormatStep(job.progress().step(), TotalSteps(job)), OrDash(job.spec().base_model()),
                     FormatTimestamp(job.create_time())});
   }
@@ -161,7 +166,7 @@ std::string FormatJobDetails(const v1::Job& job) {
       {"name:", OrDash(job.spec().name())},
       {"state:", JobStateName(job.state())},
       {"base model:", OrDash(job.spec().base_model())},
-      {"method:", LowerName(JobMethod(job))},
+      {"method:", MethodColumn(job)},
       {"created:", FormatTimestamp(job.create_time())},
       {"started:", FormatTimestamp(job.start_time())},
       {"ended:", FormatTimestamp(job.end_time())},

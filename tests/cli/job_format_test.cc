@@ -142,6 +142,18 @@ TEST(JobFormat, EmptyTablesKeepTheirHeader) {
               HasSubstr("CHECKPOINT  STEP"));
 }
 
+TEST(JobFormat, AStandAloneEvaluationsJobSaysEvalAsItsMethod) {
+  google::protobuf::RepeatedPtrField<v1::Job> jobs;
+  v1::Job& job = *jobs.Add();
+  job.set_name("jobs/ft-000002");
+  job.mutable_spec()->set_name("evaluation");
+  job.mutable_spec()->set_base_model("/m");
+  job.mutable_resolved_spec()->set_method(v1::METHOD_LORA);
+  job.mutable_evaluation()->mutable_target()->set_model_path("/m");
+  EXPECT_THAT(FormatJobTable(jobs), HasSubstr("jobs/ft-000002  evaluation  UNSPECIFIED  eval  "));
+  EXPECT_THAT(FormatJobDetails(job), HasSubstr("method:            eval\n"));
+}
+
 TEST(JobFormat, UnknownEnumNumbersPrintAsNumbers) {
   EXPECT_EQ(JobStateName(static_cast<v1::JobState>(42)), "42");
   EXPECT_EQ(JobStateName(v1::JOB_STATE_EARLY_STOPPED), "EARLY_STOPPED");
