@@ -142,27 +142,55 @@ absl::StatusOr<SuiteResult> Perplexity(LlamaModel& model, const Tokenizer& token
   return result;
 }
 
-// The job's own task: multiple choice over config.options; acc as lm-eval, macro-F1 of the argmax predictions.
+// exact_match over the task's generation items: lm-eval's generate_until (until "\n", greedy) and its
+// remove_whitespace + exact_match scoring, the mean with mean_stderr.
+absl::StatusOr<SuiteMetric> TaskExactMatchMetric(LlamaModel& model, const Tokenizer& tokenizer, const LoadedTask& task,
+                                                 int64_t max_gen_toks, int64_t max_length, int64_t done_before,
+                                                 int64_t total, const SuiteRunOptions& options) {
+  std::vector<double> scores;
+  scores.reserve(task.generations.size());
+  for (const TaskGenerationItem& item : task.generations) {
+    ASSIGN_OR_RETURN(const GenerateUntilResult generated,
+                     GenerateUntil(model, tokenizer, item.prompt, {kTaskStopSequence}, max_gen_toks, max_length));
+    scores.push_back(TaskExactMatch(generated.text, item.target));
+    if (options.progress) options.progress(done_before + static_cast<int64_t>(scores.size()), total);
+  }
+  return Metric("exact_match", MeanWithStderr(scores));
+}
+
+// The job's own task. Classification: multiple choice over config.options (acc as lm-eval, macro-F1 of the argmax
+// predictions), then exact_match of the generated answer; generation: exact_match only. Progress counts both
+// passes over the items.
 absl::StatusOr<SuiteResult> Task(LlamaModel& model, const Tokenizer& tokenizer, const SuiteSpec& spec,
                                  int64_t max_length, const SuiteRunOptions& options) {
   ASSIGN_OR_RETURN(LoadedTask task, LoadTask(spec.data, spec.num_fewshot));
+  const int64_t max_gen_toks = TaskGenerationBudget(TaskAnswers(task), [&tokenizer](absl::string_view text) {
+    return static_cast<int64_t>(tokenizer.Encode(text, /*add_special_tokens=*/false).size());
+  });
   Limit(task.items, spec.limit);
-  ASSIGN_OR_RETURN(const auto lls, ScoreItems(model, tokenizer, task.items, max_length, 0,
-                                              static_cast<int64_t>(task.items.size()), options));
-  ASSIGN_OR_RETURN(const MultipleChoiceScores scores, ScoreMultipleChoice(task.items, lls));
-  std::vector<int> gold, predicted;
-  for (size_t i = 0; i < task.items.size(); ++i) {
-    std::vector<double> logprobs;
-    for (const ChoiceLoglikelihood& ll : lls[i]) logprobs.push_back(ll.logprob);
-    gold.push_back(task.items[i].gold);
-    predicted.push_back(ArgmaxChoice(logprobs));
-  }
-  ASSIGN_OR_RETURN(const double macro_f1, MacroF1(gold, predicted));
+  Limit(task.generations, spec.limit);
   SuiteResult result;
   result.name = task.config.name.empty() ? std::filesystem::path(spec.data).filename().string() : task.config.name;
-  result.items = static_cast<int64_t>(task.items.size());
-  result.metrics.push_back(Metric("acc", scores.acc));
-  result.metrics.push_back({"macro_f1", macro_f1, MacroF1BootstrapStderr(gold, predicted), true});
+  result.items = static_cast<int64_t>(task.generations.size());
+  const int64_t total = static_cast<int64_t>(task.items.size() + task.generations.size());
+  if (!task.items.empty()) {
+    ASSIGN_OR_RETURN(const auto lls, ScoreItems(model, tokenizer, task.items, max_length, 0, total, options));
+    ASSIGN_OR_RETURN(const MultipleChoiceScores scores, ScoreMultipleChoice(task.items, lls));
+    std::vector<int> gold, predicted;
+    for (size_t i = 0; i < task.items.size(); ++i) {
+      std::vector<double> logprobs;
+      for (const ChoiceLoglikelihood& ll : lls[i]) logprobs.push_back(ll.logprob);
+      gold.push_back(task.items[i].gold);
+      predicted.push_back(ArgmaxChoice(logprobs));
+    }
+    ASSIGN_OR_RETURN(const double macro_f1, MacroF1(gold, predicted));
+    result.metrics.push_back(Metric("acc", scores.acc));
+    result.metrics.push_back({"macro_f1", macro_f1, MacroF1BootstrapStderr(gold, predicted), true});
+  }
+  ASSIGN_OR_RETURN(SuiteMetric exact_match,
+                   TaskExactMatchMetric(model, tokenizer, task, max_gen_toks, max_length,
+                                        static_cast<int64_t>(task.items.size()), total, options));
+  result.metrics.push_back(std::move(exact_match));
   return result;
 }
 

@@ -46,8 +46,9 @@ struct SuiteSpec {
 };
 
 struct SuiteMetric {
-  // lm-eval's: "acc", "acc_norm", "word_perplexity", ...; task adds "macro_f1" (bootstrap stderr), long_context
-  // reports "acc@<length>" per length and "acc" over every trial (mean_stderr over trials).
+  // lm-eval's: "acc", "acc_norm", "word_perplexity", ...; task reports "acc", "macro_f1" (bootstrap stderr) and
+  // "exact_match" (mean_stderr) for a classification task, "exact_match" alone for a generation task;
+  // long_context reports "acc@<length>" per length and "acc" over every trial (mean_stderr over trials).
   std::string name;
   double value = 0;
   std::optional<double> standard_error;  // Absent where lm-eval reports "N/A".

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/text_file.h"
+#include "eval/suites/python_text.h"
 #include "nlohmann/json.hpp"
 
 namespace ftd {
@@ -32,7 +33,19 @@ absl::StatusOr<std::string> StringField(const nlohmann::json& j, const char* key
   return j[key].get<std::string>();
 }
 
+absl::Status CheckFewshot(int num_fewshot, size_t train_size) {
+  if (num_fewshot < 0 || static_cast<size_t>(num_fewshot) > train_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_fewshot ", num_fewshot, " is outside [0, ", train_size, "] (the training examples)"));
+  }
+  return absl::OkStatus();
+}
+
+constexpr char kGeneration[] = "generation";
+
 }  // namespace
+
+bool IsGenerationTask(const TaskConfig& config) { return config.task_type == kGeneration; }
 
 absl::StatusOr<TaskConfig> ParseTaskConfig(absl::string_view text, absl::string_view file_name) {
   const nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
@@ -48,9 +61,16 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(absl::string_view text, absl::string_
     *field = *std::move(value);
   }
   if (j.contains("task_type") && j["task_type"].is_string()) config.task_type = j["task_type"].get<std::string>();
-  if (!config.task_type.empty() && config.task_type != "classification") {
+  if (!config.task_type.empty() && config.task_type != "classification" && config.task_type != kGeneration) {
     return absl::InvalidArgumentError(absl::StrCat(file_name, ": task_type \"", config.task_type,
-                                                   "\" is not scored (only classification is)"));
+                                                   "\" is not scored (want classification or generation)"));
+  }
+  if (IsGenerationTask(config)) {
+    if (j.contains("options") && !(j["options"].is_array() && j["options"].empty())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file_name, ": a generation task has no 'options' (its answer is each example's label)"));
+    }
+    return config;
   }
   if (!j.contains("options") || !j["options"].is_array() || j["options"].empty()) {
     return absl::InvalidArgumentError(absl::StrCat(file_name, ": 'options' must be a non-empty list of strings"));
@@ -144,10 +164,7 @@ absl::StatusOr<std::vector<MultipleChoiceItem>> BuildTaskItems(const TaskConfig&
                                                                const std::vector<TaskExample>& train,
                                                                const std::vector<TaskExample>& test, int num_fewshot,
                                                                absl::string_view test_name) {
-  if (num_fewshot < 0 || static_cast<size_t>(num_fewshot) > train.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("num_fewshot ", num_fewshot, " is outside [0, ", train.size(), "] (the training examples)"));
-  }
+  if (absl::Status fewshot = CheckFewshot(num_fewshot, train.size()); !fewshot.ok()) return fewshot;
   const std::vector<TaskExample> demonstrations(train.begin(), train.begin() + num_fewshot);
   std::vector<MultipleChoiceItem> items;
   items.reserve(test.size());
@@ -161,6 +178,22 @@ absl::StatusOr<std::vector<MultipleChoiceItem>> BuildTaskItems(const TaskConfig&
     absl::StatusOr<std::string> prompt = TaskPrompt(config, demonstrations, example);
     if (!prompt.ok()) return LineError(test_name, example.line, prompt.status().message());
     items.push_back({*std::move(prompt), config.options, static_cast<int>(gold - config.options.begin())});
+  }
+  return items;
+}
+
+absl::StatusOr<std::vector<TaskGenerationItem>> BuildTaskGenerationItems(const TaskConfig& config,
+                                                                         const std::vector<TaskExample>& train,
+                                                                         const std::vector<TaskExample>& test,
+                                                                         int num_fewshot, absl::string_view test_name) {
+  if (absl::Status fewshot = CheckFewshot(num_fewshot, train.size()); !fewshot.ok()) return fewshot;
+  const std::vector<TaskExample> demonstrations(train.begin(), train.begin() + num_fewshot);
+  std::vector<TaskGenerationItem> items;
+  items.reserve(test.size());
+  for (const TaskExample& example : test) {
+    absl::StatusOr<std::string> prompt = TaskPrompt(config, demonstrations, example);
+    if (!prompt.ok()) return LineError(test_name, example.line, prompt.status().message());
+    items.push_back({*std::move(prompt), example.label});
   }
   return items;
 }
@@ -188,11 +221,39 @@ absl::StatusOr<LoadedTask> LoadTask(const std::string& dir, int num_fewshot) {
     if (!parsed.ok()) return parsed.status();
     train = *std::move(parsed);
   }
-  absl::StatusOr<std::vector<MultipleChoiceItem>> items =
-      BuildTaskItems(task.config, train, *test, num_fewshot, test_path);
-  if (!items.ok()) return items.status();
-  task.items = *std::move(items);
+  if (!IsGenerationTask(task.config)) {
+    absl::StatusOr<std::vector<MultipleChoiceItem>> items =
+        BuildTaskItems(task.config, train, *test, num_fewshot, test_path);
+    if (!items.ok()) return items.status();
+    task.items = *std::move(items);
+  }
+  absl::StatusOr<std::vector<TaskGenerationItem>> generations =
+      BuildTaskGenerationItems(task.config, train, *test, num_fewshot, test_path);
+  if (!generations.ok()) return generations.status();
+  task.generations = *std::move(generations);
   return task;
+}
+
+std::vector<std::string> TaskAnswers(const LoadedTask& task) {
+  if (!IsGenerationTask(task.config)) return task.config.options;
+  std::vector<std::string> answers;
+  for (const TaskGenerationItem& item : task.generations) answers.push_back(item.target);
+  return answers;
+}
+
+int64_t TaskGenerationBudget(const std::vector<std::string>& answers,
+                             const std::function<int64_t(absl::string_view)>& count_tokens) {
+  int64_t longest = 0;
+  for (const std::string& answer : answers) longest = std::max(longest, count_tokens(absl::StrCat(" ", answer)));
+  return longest + kGenerationSlackTokens;
+}
+
+double TaskExactMatch(absl::string_view response, absl::string_view target) {
+  const auto numpy_str = [](absl::string_view text) {
+    while (!text.empty() && text.back() == '\0') text.remove_suffix(1);
+    return text;
+  };
+  return numpy_str(PythonStrip(response)) == numpy_str(target) ? 1.0 : 0.0;
 }
 
 int ArgmaxChoice(const std::vector<double>& loglikelihoods) {

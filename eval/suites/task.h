@@ -1,11 +1,12 @@
-// The job's own task, scored as multiple choice: a classification task in the ../shared/data/tasks layout
-// (config.json with options and prompt templates; test.jsonl and train_K.jsonl, one JSON object a line with a
-// string `label`, an `id` and the text fields the templates name) turned into MultipleChoiceItems, and the
-// metrics: accuracy (lm-eval's mean_stderr) and macro-F1 as sklearn computes it. Exact match for
-// generation-style tasks is not implemented (no such task today).
+// The job's own task: a task in the ../shared/data/tasks layout (config.json with options and prompt templates;
+// test.jsonl and train_K.jsonl, one JSON object a line with a string `label`, an `id` and the text fields the
+// templates name). A classification task is scored as multiple choice (MultipleChoiceItems; accuracy with
+// lm-eval's mean_stderr, macro-F1 as sklearn computes it) and as a generation (exact_match, lm-eval's
+// generate_until with until ["\n"]); a generation task (task_type "generation", no options) by exact_match only.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,8 +20,10 @@ namespace ftd {
 
 struct TaskConfig {
   std::string name;
-  std::string task_type;             // "classification" (the only kind scored today).
-  std::vector<std::string> options;  // The classes, in choice order.
+  // "classification" (also when config.json has none) or "generation": the answer is free text, the item's
+  // `label`, generated after the prompt and scored by exact_match only; such a config has no options.
+  std::string task_type;
+  std::vector<std::string> options;  // The classes, in choice order; empty for a generation task.
   std::string instruction;
   std::string demonstration_prompt;  // e.g. "Review: {text}\nSentiment: {label}"
   std::string inference_prompt;      // e.g. "Review: {text}\nSentiment:"
@@ -33,8 +36,11 @@ struct TaskExample {
   int64_t line = 0;   // 1-based line in its file, for errors.
 };
 
+bool IsGenerationTask(const TaskConfig& config);
+
 // config.json's text; `file_name` labels errors. INVALID_ARGUMENT for bad JSON, a missing or non-string
-// name/instruction/demonstration_prompt/inference_prompt, missing or empty options, or a duplicate option.
+// name/instruction/demonstration_prompt/inference_prompt, a task_type other than classification or generation,
+// missing or empty options (classification), options given to a generation task, or a duplicate option.
 absl::StatusOr<TaskConfig> ParseTaskConfig(absl::string_view text, absl::string_view file_name);
 
 // A JSONL text; INVALID_ARGUMENT "file:line: ..." for a line that is not a JSON object or lacks a string
@@ -64,13 +70,54 @@ absl::StatusOr<std::vector<MultipleChoiceItem>> BuildTaskItems(const TaskConfig&
                                                                const std::vector<TaskExample>& test, int num_fewshot,
                                                                absl::string_view test_name);
 
+// One item as a generation: the prompt (TaskPrompt, the same text as the multiple-choice context) and the gold
+// answer, the example's label.
+struct TaskGenerationItem {
+  std::string prompt;
+  std::string target;
+};
+
+// The items of a task for exact_match: prompts as BuildTaskItems builds its contexts, target = the label (any
+// string; a classification task's labels are checked by BuildTaskItems). INVALID_ARGUMENT for num_fewshot outside
+// [0, train.size()] and template errors, as BuildTaskItems.
+absl::StatusOr<std::vector<TaskGenerationItem>> BuildTaskGenerationItems(const TaskConfig& config,
+                                                                         const std::vector<TaskExample>& train,
+                                                                         const std::vector<TaskExample>& test,
+                                                                         int num_fewshot, absl::string_view test_name);
+
 // A task directory loaded: <dir>/config.json, <dir>/test.jsonl and <dir>/train_0.jsonl (read only when
 // num_fewshot > 0). NOT_FOUND for a missing file; the parse errors above.
 struct LoadedTask {
   TaskConfig config;
-  std::vector<MultipleChoiceItem> items;
+  std::vector<MultipleChoiceItem> items;        // Classification only; empty for a generation task.
+  std::vector<TaskGenerationItem> generations;  // Every task: one per test line, in file order.
 };
 absl::StatusOr<LoadedTask> LoadTask(const std::string& dir, int num_fewshot);
+
+// exact_match's generation: lm-eval's generate_until with until ["\n"] (kTaskStopSequence; HFLM adds the EOS
+// text) and max_gen_toks = TaskGenerationBudget, greedy (eval/greedy_decode.h GenerateUntil).
+inline constexpr char kTaskStopSequence[] = "\n";
+// Room past the longest answer for what a model may add before its "\n" and that the strip or the stop removes
+// (a space token of its own, the newline itself): without it a right answer could be cut short by the budget.
+inline constexpr int64_t kGenerationSlackTokens = 4;
+
+// The answers the generation budget is sized for: a classification task's options, or a generation task's
+// targets over every loaded item (LoadTask's: the whole test.jsonl, so --limit does not change the budget).
+std::vector<std::string> TaskAnswers(const LoadedTask& task);
+
+// The generation budget (lm-eval's max_gen_toks, written into the lm-eval task as is): the longest of
+// " " + answer in tokens (count_tokens: without special tokens; the answer as it follows the prompt) plus
+// kGenerationSlackTokens. kGenerationSlackTokens alone for no answers.
+int64_t TaskGenerationBudget(const std::vector<std::string>& answers,
+                             const std::function<int64_t(absl::string_view)>& count_tokens);
+
+// lm-eval's exact_match for one item with the task's filter and options: the response (generate_until's text,
+// already cut at the stop sequences) through the remove_whitespace filter (Python's str.strip(), Unicode
+// whitespace), then compared with the target as exact_match_hf_evaluate does with ignore_case,
+// ignore_punctuation and ignore_numbers false and no regexes_to_ignore: numpy string equality, under which
+// trailing NUL characters do not count (numpy's str_ dtype drops them). 1 or 0. The target is not stripped, so a
+// label with a "\n" in it or whitespace at either end can never match, in lm-eval as here.
+double TaskExactMatch(absl::string_view response, absl::string_view target);
 
 // np.argmax of one item's loglikelihoods: the first maximum, or the first NaN when there is one. -1 for none.
 int ArgmaxChoice(const std::vector<double>& loglikelihoods);

@@ -1,8 +1,11 @@
 // Parity with lm-evaluation-harness 0.4.13 (done-when 1 of the benchmark issue): the requests rebuilt from
 // ../shared/data by eval/suites hash to the strings lm-eval scored, ScoreChoices / ScoreRolling on the tiny_llama
 // fixture give its per-item loglikelihoods to 1e-4 relative, and eval/suites' scoring reproduces its metrics and
-// stderrs from them. Reference: tests/fixtures/eval/battery_tiny_llama.json (gen_eval.py; layout in
-// tests/fixtures/README.md). Skips where ../shared/data (or, for HellaSwag, the bzip2 tool) is absent.
+// stderrs from them; the task suite's exact_match (sst2, 0 and 2 shots, lm-eval's generate_until) matches per
+// item (the prompt's hash, the kept context, the generated token ids, the response and its stripped form, the
+// score) and in its metric and stderr, directly and through RunSuite. Reference:
+// tests/fixtures/eval/battery_tiny_llama.json (gen_eval.py; layout in tests/fixtures/README.md). Skips where
+// ../shared/data (or, for HellaSwag, the bzip2 tool) is absent.
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -13,14 +16,18 @@
 
 #include "common/sha256.h"
 #include "common/text_file.h"
+#include "eval/battery.h"
 #include "eval/choice_scorer.h"
+#include "eval/greedy_decode.h"
 #include "eval/loglikelihood.h"
 #include "eval/loglikelihood_request.h"
 #include "eval/suites/hellaswag.h"
 #include "eval/suites/mmlu.h"
 #include "eval/suites/perplexity.h"
 #include "eval/suites/piqa.h"
+#include "eval/suites/python_text.h"
 #include "eval/suites/scores.h"
+#include "eval/suites/task.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/llama_fixtures.h"
@@ -189,6 +196,71 @@ TEST_F(BatteryParityTest, WikiTextPerplexity) {
               1e-9 * metrics["word_perplexity"].get<double>());
   EXPECT_NEAR(scores->byte_perplexity, metrics["byte_perplexity"].get<double>(), 1e-9);
   EXPECT_NEAR(scores->bits_per_byte, metrics["bits_per_byte"].get<double>(), 1e-9);
+}
+
+TEST_F(BatteryParityTest, TaskExactMatch) {
+  const std::string dir = kData + "/tasks/sst2";
+  SKIP_WITHOUT(dir + "/test.jsonl");
+  absl::StatusOr<LoadedTask> loaded = LoadTask(dir, 0);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const auto count = [this](absl::string_view text) {
+    return static_cast<int64_t>(tokenizer_->Encode(text, /*add_special_tokens=*/false).size());
+  };
+  const int64_t budget = TaskGenerationBudget(TaskAnswers(*loaded), count);
+  ASSERT_TRUE(fixture_.contains("task_exact_match")) << "regenerate the fixture (gen_eval.py)";
+  for (const auto& [name, task] : fixture_["task_exact_match"].items()) {
+    const int shots = task["num_fewshot"].get<int>();
+    EXPECT_EQ(budget, task["max_gen_toks"].get<int64_t>()) << name;
+    EXPECT_EQ(task["until"], json::array({kTaskStopSequence})) << name;
+    absl::StatusOr<LoadedTask> shot_task = LoadTask(dir, shots);
+    ASSERT_TRUE(shot_task.ok()) << shot_task.status();
+    std::vector<double> scores;
+    for (const json& expected : task["items"]) {
+      const size_t doc = expected["doc"].get<size_t>();
+      const std::string where = name + " doc " + std::to_string(doc);
+      const TaskGenerationItem& item = shot_task->generations.at(doc);
+      EXPECT_EQ(Hash(item.prompt), expected["ctx_sha"]) << where;
+      EXPECT_EQ(item.target, loaded->config.options.at(expected["gold"].get<size_t>())) << where;
+      absl::StatusOr<GenerateUntilResult> generated =
+          GenerateUntil(*model_, *tokenizer_, item.prompt, {kTaskStopSequence}, budget, max_length_);
+      ASSERT_TRUE(generated.ok()) << generated.status();
+      absl::StatusOr<std::vector<int32_t>> full = LmEvalEncode(*tokenizer_, item.prompt);
+      ASSERT_TRUE(full.ok()) << full.status();
+      EXPECT_EQ(static_cast<int64_t>(full->size()), expected["n_ctx_tokens"].get<int64_t>()) << where;
+      EXPECT_EQ(static_cast<int64_t>(generated->context.size()), expected["n_ctx_tokens_kept"].get<int64_t>())
+          << where;
+      EXPECT_EQ(generated->generated, expected["gen_ids"].get<std::vector<int32_t>>()) << where;
+      EXPECT_EQ(Hash(generated->text), expected["resp_sha"]) << where;
+      EXPECT_EQ(PythonLength(generated->text), expected["resp_chars"].get<int64_t>()) << where;
+      EXPECT_EQ(Hash(std::string(PythonStrip(generated->text))), expected["filtered_sha"]) << where;
+      const double score = TaskExactMatch(generated->text, item.target);
+      EXPECT_EQ(score, expected["exact_match"].get<double>()) << where;
+      scores.push_back(score);
+    }
+    const MeanStderr mean = MeanWithStderr(scores);
+    const double want = task["metrics"]["exact_match"].get<double>();
+    const double want_stderr = task["metrics"]["exact_match_stderr"].get<double>();
+    EXPECT_NEAR(mean.mean, want, kRelative * std::abs(want)) << name;
+    ASSERT_TRUE(mean.standard_error.has_value());
+    EXPECT_NEAR(*mean.standard_error, want_stderr, kRelative * std::abs(want_stderr)) << name;
+
+    // The battery's own path over the same items.
+    SuiteSpec spec;
+    spec.kind = SuiteKind::kTask;
+    spec.data = dir;
+    spec.num_fewshot = shots;
+    spec.limit = task["n"].get<int64_t>();
+    SuiteRunOptions options;
+    options.max_length = max_length_;
+    absl::StatusOr<SuiteResult> result = RunSuite(*model_, *tokenizer_, spec, options);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_EQ(result->metrics.size(), 3u);
+    const SuiteMetric& exact_match = result->metrics[2];
+    EXPECT_EQ(exact_match.name, "exact_match");
+    EXPECT_NEAR(exact_match.value, want, kRelative * std::abs(want)) << name;
+    ASSERT_TRUE(exact_match.standard_error.has_value());
+    EXPECT_NEAR(*exact_match.standard_error, want_stderr, kRelative * std::abs(want_stderr)) << name;
+  }
 }
 
 }  // namespace

@@ -222,7 +222,7 @@ class TransferReportTest(unittest.TestCase):
                              ["long_context", "perplexity/wikitext-2-raw-test", "piqa", "task/sst2"])
             self.assertEqual(sorted({r["metric"] for r in rows if r["suite"] == "BENCHMARK_SUITE_LONG_CONTEXT"}),
                              ["acc", "acc@256", "acc@512"])
-            self.assertEqual({r["metric"] for r in rows if r["suite"] == "BENCHMARK_SUITE_TASK"}, {"acc", "macro_f1"})
+            self.assertEqual({r["metric"] for r in rows if r["suite"] == "BENCHMARK_SUITE_TASK"}, {"acc", "macro_f1", "exact_match"})
             tuned = {(r["benchmark"]["suite"], m["metric"]): m for r in report["tunedResults"] for m in r["metrics"]}
             base = {(r["benchmark"]["suite"], m["metric"]): m for r in report["baseResults"] for m in r["metrics"]}
             for row in rows:

@@ -1,5 +1,7 @@
-// The task suite's text side and metrics: config and JSONL parsing, the exact prompt, gold labels, np.argmax, and
-// macro-F1 against numbers worked out by hand (sklearn's f1_score(average="macro", zero_division=0)).
+// The task suite's text side and metrics: config and JSONL parsing, the exact prompt, gold labels, np.argmax,
+// macro-F1 against numbers worked out by hand (sklearn's f1_score(average="macro", zero_division=0)), and
+// exact_match's side: generation items, the budget, and the strip-then-compare rule (lm-eval's remove_whitespace
+// filter and exact_match_hf_evaluate with every ignore_* option false).
 #include "eval/suites/task.h"
 
 #include <cmath>
@@ -114,6 +116,91 @@ TEST(TaskTest, ErrorsNameFileAndLine) {
   const std::vector<TaskExample> no_text = Examples("{\"review\": \"a\", \"label\": \"positive\"}\n", "test.jsonl");
   EXPECT_EQ(BuildTaskItems(config, {}, no_text, 0, "test.jsonl").status().message(),
             "test.jsonl:1: template \"Review: {text}\nSentiment:\": the example has no string field 'text'");
+}
+
+TEST(TaskTest, GenerationTaskConfig) {
+  absl::StatusOr<TaskConfig> config = ParseTaskConfig(
+      R"({"name": "capitals", "task_type": "generation", "instruction": "Name the capital.",
+          "demonstration_prompt": "Country: {text}\nCapital: {label}",
+          "inference_prompt": "Country: {text}\nCapital:"})",
+      "config.json");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(IsGenerationTask(*config));
+  EXPECT_TRUE(config->options.empty());
+  EXPECT_FALSE(IsGenerationTask(Config()));
+  EXPECT_EQ(ParseTaskConfig(R"({"name": "x", "task_type": "generation", "instruction": "", "demonstration_prompt": "",
+                                "inference_prompt": "", "options": ["a"]})",
+                            "c.json")
+                .status()
+                .message(),
+            "c.json: a generation task has no 'options' (its answer is each example's label)");
+  EXPECT_EQ(ParseTaskConfig(R"({"name": "x", "task_type": "ranking", "instruction": "", "demonstration_prompt": "",
+                                "inference_prompt": "", "options": ["a"]})",
+                            "c.json")
+                .status()
+                .message(),
+            "c.json: task_type \"ranking\" is not scored (want classification or generation)");
+
+  // Generation items: the same prompt as the multiple-choice context, the label as the target (free text).
+  const std::vector<TaskExample> train = Examples("{\"text\": \"France\", \"label\": \"Paris\"}\n", "train_0.jsonl");
+  const std::vector<TaskExample> test =
+      Examples("{\"text\": \"Peru\", \"label\": \"Lima\"}\n{\"text\": \"Chile\", \"label\": \"Santiago de Chile\"}\n",
+               "test.jsonl");
+  absl::StatusOr<std::vector<TaskGenerationItem>> items =
+      BuildTaskGenerationItems(*config, train, test, 1, "test.jsonl");
+  ASSERT_TRUE(items.ok()) << items.status();
+  ASSERT_EQ(items->size(), 2u);
+  EXPECT_EQ((*items)[0].prompt, "Name the capital.\n\nCountry: France\nCapital: Paris\n\nCountry: Peru\nCapital:");
+  EXPECT_EQ((*items)[1].target, "Santiago de Chile");
+  EXPECT_EQ(BuildTaskGenerationItems(*config, train, test, 2, "test.jsonl").status().message(),
+            "num_fewshot 2 is outside [0, 1] (the training examples)");
+
+  // The classification items and the generation items share their prompts.
+  absl::StatusOr<std::vector<MultipleChoiceItem>> choice =
+      BuildTaskItems(Config(), {}, Examples("{\"text\": \"ok\", \"label\": \"negative\"}\n", "t.jsonl"), 0, "t");
+  absl::StatusOr<std::vector<TaskGenerationItem>> generation = BuildTaskGenerationItems(
+      Config(), {}, Examples("{\"text\": \"ok\", \"label\": \"negative\"}\n", "t.jsonl"), 0, "t");
+  ASSERT_TRUE(choice.ok() && generation.ok());
+  EXPECT_EQ((*choice)[0].context, (*generation)[0].prompt);
+  EXPECT_EQ((*generation)[0].target, "negative");
+}
+
+TEST(TaskTest, GenerationBudgetIsLongestAnswerPlusSlack) {
+  // A counter of bytes stands in for the tokenizer: " " + answer is what is counted.
+  const auto bytes = [](absl::string_view text) { return static_cast<int64_t>(text.size()); };
+  EXPECT_EQ(TaskGenerationBudget({"positive", "negative", "ok"}, bytes), 9 + kGenerationSlackTokens);
+  EXPECT_EQ(TaskGenerationBudget({}, bytes), kGenerationSlackTokens);
+  LoadedTask classification;
+  classification.config = Config();
+  classification.generations = {{"p", "negative"}};
+  EXPECT_EQ(TaskAnswers(classification), (std::vector<std::string>{"positive", "negative"}));
+  LoadedTask generation;
+  generation.config.task_type = "generation";
+  generation.generations = {{"p1", "Lima"}, {"p2", "Santiago de Chile"}};
+  EXPECT_EQ(TaskAnswers(generation), (std::vector<std::string>{"Lima", "Santiago de Chile"}));
+}
+
+TEST(TaskTest, ExactMatchStripsTheResponseOnly) {
+  EXPECT_EQ(TaskExactMatch("positive", "positive"), 1.0);
+  // remove_whitespace is Python's str.strip(): both ends, any Unicode whitespace (NBSP, ideographic space, \x1c).
+  EXPECT_EQ(TaskExactMatch(" positive", "positive"), 1.0);
+  EXPECT_EQ(TaskExactMatch("\t positive \r", "positive"), 1.0);
+  EXPECT_EQ(TaskExactMatch("\xc2\xa0positive\xe3\x80\x80", "positive"), 1.0);
+  EXPECT_EQ(TaskExactMatch("\x1cpositive", "positive"), 1.0);
+  // Whitespace inside is kept; the gold label is not stripped.
+  EXPECT_EQ(TaskExactMatch("Santiago  de Chile", "Santiago de Chile"), 0.0);
+  EXPECT_EQ(TaskExactMatch("positive", " positive"), 0.0);
+  // ignore_case and ignore_punctuation are false.
+  EXPECT_EQ(TaskExactMatch("Positive", "positive"), 0.0);
+  EXPECT_EQ(TaskExactMatch("positive.", "positive"), 0.0);
+  // A zero-width space is not whitespace to Python.
+  EXPECT_EQ(TaskExactMatch("\xe2\x80\x8bpositive", "positive"), 0.0);
+  // numpy's str_ arrays drop trailing NULs, so they do not count on either side; a leading one does.
+  EXPECT_EQ(TaskExactMatch(std::string("positive\0", 9), "positive"), 1.0);
+  EXPECT_EQ(TaskExactMatch("positive", std::string("positive\0\0", 10)), 1.0);
+  EXPECT_EQ(TaskExactMatch(std::string("\0positive", 9), "positive"), 0.0);
+  EXPECT_EQ(TaskExactMatch("", ""), 1.0);
+  EXPECT_EQ(TaskExactMatch("  ", ""), 1.0);
 }
 
 TEST(TaskTest, ArgmaxIsNumpys) {
