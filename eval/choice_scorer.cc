@@ -30,6 +30,7 @@ absl::StatusOr<std::vector<LoglikelihoodResult>> ScoreChoices(LlamaModel& model,
   if (requests.empty()) return results;
   const std::vector<int32_t>& context = requests.front().context;
   std::vector<size_t> shared;  // Requests that fit: scored from the cached context.
+  std::vector<size_t> alone;   // The others: scored on their own, batched.
   for (size_t i = 0; i < requests.size(); ++i) {
     if (requests[i].context != context) {
       return absl::InvalidArgumentError(absl::StrCat("score choices: request ", i, " has another context"));
@@ -38,11 +39,13 @@ absl::StatusOr<std::vector<LoglikelihoodResult>> ScoreChoices(LlamaModel& model,
       return absl::InvalidArgumentError(absl::StrCat("score choices: request ", i, " has an empty continuation"));
     }
     const int64_t whole = static_cast<int64_t>(context.size() + requests[i].continuation.size());
-    if (context.empty() || whole > max_length + 1) {
-      ASSIGN_OR_RETURN(results[i], ScoreRequest(model, requests[i], max_length));
-    } else {
-      shared.push_back(i);
-    }
+    (context.empty() || whole > max_length + 1 ? alone : shared).push_back(i);
+  }
+  if (!alone.empty()) {
+    std::vector<TokenRequest> batch;
+    for (size_t i : alone) batch.push_back(requests[i]);
+    ASSIGN_OR_RETURN(const std::vector<LoglikelihoodResult> scored, ScoreRequests(model, batch, max_length));
+    for (size_t k = 0; k < alone.size(); ++k) results[alone[k]] = scored[k];
   }
   if (shared.empty()) return results;
 

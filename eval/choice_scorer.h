@@ -15,8 +15,8 @@
 namespace ftd {
 
 // One result per entry of `requests`, which must all have the same context. A request whose context + continuation does
-// not fit in max_length + 1 tokens (HFLM then truncates from the left, so its context differs) is scored with
-// ScoreRequest instead, as is every request of an empty context. INVALID_ARGUMENT when the contexts differ or a
+// not fit in max_length + 1 tokens (HFLM then truncates from the left, so its context differs) is scored on its own
+// (ScoreRequests, batched with the item's other such requests), as is every request of an empty context. INVALID_ARGUMENT when the contexts differ or a
 // continuation is empty.
 absl::StatusOr<std::vector<LoglikelihoodResult>> ScoreChoices(LlamaModel& model,
                                                               const std::vector<TokenRequest>& requests,

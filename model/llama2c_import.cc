@@ -250,16 +250,18 @@ std::string Llama2cTokenizerJson(const Llama2cTokenizer& tokenizer) {
   json seq_b = {{"Sequence", {{"id", "B"}, {"type_id", 1}}}};
   json bos0 = {{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}};
   json bos1 = {{"SpecialToken", {{"id", "<s>"}, {"type_id", 1}}}};
-  json replace_space = {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}};
   json j = {
       {"version", "1.0"},
       {"truncation", nullptr},
       {"padding", nullptr},
       {"added_tokens", added},
-      {"normalizer",
-       {{"type", "Sequence"},
-        {"normalizers", json::array({{{"type", "Prepend"}, {"prepend", "\u2581"}}, replace_space})}}},
-      {"pre_tokenizer", nullptr},
+      // What transformers builds for a LlamaTokenizer (tokenizer_config.json names that class) whatever the file
+      // says, written out so that the tokenizers library, transformers and ftd all split alike: spaces become "▁"
+      // and one "▁" is prepended unless the text already starts with one (not SentencePiece's add_dummy_prefix,
+      // which would give " = X" two).
+      {"normalizer", nullptr},
+      {"pre_tokenizer",
+       {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "first"}, {"split", false}}},
       {"post_processor",
        {{"type", "TemplateProcessing"},
         {"single", json::array({bos0, seq_a})},

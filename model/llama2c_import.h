@@ -63,7 +63,8 @@ std::vector<std::string> Llama2cHfPieces(const Llama2cTokenizer& tokenizer);
 // piece by (left id, right id), then all stably sorted by the merged piece's score, highest first.
 std::vector<std::pair<std::string, std::string>> SentencePieceMerges(const std::vector<std::string>& pieces,
                                                                      const std::vector<float>& scores);
-// tokenizer.json (Llama-2 form: Prepend/Replace normalizer, BPE with byte fallback, <s> template, Replace/
+// tokenizer.json (the form transformers gives a LlamaTokenizer: Metaspace pre-tokenizer (prepend "first": one
+// "▁" unless the text starts with a space), BPE with byte fallback, <s> template, Replace/
 // ByteFallback/Fuse/Strip decoder) and tokenizer_config.json texts.
 std::string Llama2cTokenizerJson(const Llama2cTokenizer& tokenizer);
 std::string Llama2cTokenizerConfigJson(int64_t model_max_length);

@@ -191,6 +191,11 @@ TEST(Llama2cImportTest, TokenizerJsonMatchesLlama2cEncoder) {
     EXPECT_EQ((*hf)->Encode(text, /*add_special_tokens=*/true), with_bos) << text;
     EXPECT_EQ((*hf)->Decode(want), text);
   }
+  // A text that starts with a space gets no second "▁" (transformers' LlamaTokenizer, and lm-eval through it, splits
+  // WikiText's " = Robert Boulter = " so): ids from transformers 5.24 on this import.
+  EXPECT_EQ((*hf)->Encode(" = Robert", /*add_special_tokens=*/true),
+            (std::vector<int32_t>{1, 410, 64, 410, 461, 414, 430, 285, 413}));
+  EXPECT_EQ((*hf)->Encode("  two", /*add_special_tokens=*/false)[0], 410);
 }
 
 }  // namespace
