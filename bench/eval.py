@@ -94,9 +94,21 @@ def make_big_model(args, tmp):
     return out
 
 
+def import_stories(args, tmp):
+    """The real pretrained tiny Llama of ../shared/data (stories260K, window 512) as an HF model directory."""
+    src = os.path.join(DATA, "models", "stories260K")
+    out = os.path.join(tmp, "stories260K")
+    subprocess.run([args.ftctl_bin, "model", "import-llama2c", os.path.join(src, "stories260K.bin"),
+                    os.path.join(src, "tok512.bin"), out], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+    print("stories260K: %s (ftctl model import-llama2c)" % out, flush=True)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default="tiny,big", help="tiny (the fixture) and/or big (made at run time)")
+    ap.add_argument("--models", default="tiny,big",
+                    help="tiny (the fixture), big (a random 25.5M Llama made at run time) and/or stories "
+                         "(stories260K from ../shared/data, imported at run time)")
     ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated: " + ", ".join(ROWS))
     ap.add_argument("--limits", default="", help="row=N overrides, e.g. big:mmlu5=10,piqa=100 (model: optional)")
     ap.add_argument("--batch-sizes", default="1,auto", help="lm_eval batch sizes on tiny (default 1,auto)")
@@ -124,13 +136,14 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         models = {}
         for m in args.models.split(","):
-            models[m] = TINY if m == "tiny" else make_big_model(args, tmp)
+            models[m] = (TINY if m == "tiny" else import_stories(args, tmp) if m == "stories"
+                         else make_big_model(args, tmp))
         for mname, mdir in models.items():
             for row in args.rows.split(","):
                 task, shots, limit = ROWS[row]
                 limit = limits.get("%s:%s" % (mname, row), limits.get(row, limit))
                 peers = []
-                for bs in (args.batch_sizes if mname == "tiny" else args.big_batch_sizes).split(","):
+                for bs in (args.big_batch_sizes if mname == "big" else args.batch_sizes).split(","):
                     argv = [args.python, os.path.join(REPO, "bench", "eval_peer_lm_eval.py"), "--model", mdir,
                             "--task", task, "--shots", str(shots), "--limit", str(limit), "--subjects", SUBJECTS,
                             "--batch-size", bs, "--threads", str(args.threads)]

@@ -64,6 +64,8 @@ def main():
     ge.PIQA_ITEMS = args.limit if args.task == "piqa" else 1
     ge.WIKITEXT_PAGES = args.limit if args.task == "wikitext" else 1
     ge.HELLASWAG_ITEMS = 1
+    ge.TASK_ITEMS = 1
+    ge.TASK_SHOTS = [0]
 
     batch = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
     t0 = time.perf_counter()
@@ -72,7 +74,7 @@ def main():
     max_length, prefix = lm.max_length, lm.prefix_token_id
 
     with tempfile.TemporaryDirectory() as tmp:
-        tdir, src, groups, _ = ge.write_tasks(tmp, os.path.dirname(lm_eval.__file__))
+        tdir, src, groups, _, _ = ge.write_tasks(tmp, os.path.dirname(lm_eval.__file__), lm.tokenizer)
         tasks = {"mmlu": ["ftd_mmlu_%dshot" % args.shots], "piqa": ["ftd_piqa"], "wikitext": ["ftd_wikitext"]}
         tm = TaskManager(include_path=tdir, include_defaults=True)
         t0 = time.perf_counter()
