@@ -184,6 +184,15 @@ TransferReport TransferReportFromProto(const v1::TransferReport& report, const v
     out.task_metrics.push_back(ComparisonFromProto(row, report));
     if (!out.task.has_value()) out.task = out.task_metrics.back();  // The task benchmark's first metric: acc.
   }
+  for (const v1::BenchmarkResult& result : report.tuned_results()) {
+    const v1::Benchmark& benchmark = result.benchmark();
+    if (benchmark.suite() == v1::BENCHMARK_SUITE_HELLASWAG && !absl::EndsWith(benchmark.path(), ".jsonl")) {
+      out.notes.push_back(absl::StrCat(
+          "hellaswag was scored from the 6-line text form (", benchmark.path(),
+          "): its contexts lack lm-eval's ctx_b capitalisation, so these numbers are not comparable to published "
+          "HellaSwag scores (base and tuned are scored alike, so the comparison holds)."));
+    }
+  }
   out.curves = CurvesFromEvents(job, events);
   out.early_stop = EarlyStopFromEvents(events);
   return out;

@@ -122,6 +122,9 @@ std::string RenderHtmlReport(const TransferReport& report) {
   }
   absl::StrAppend(&out, "</dl>\n<h2>Benchmarks</h2>\n", Table(report));
   absl::StrAppend(&out, "<p class=\"rule\">", HtmlEscape(kVerdictRuleText), "</p>\n");
+  for (const std::string& note : report.notes) {
+    absl::StrAppend(&out, "<p class=\"note\">Note: ", HtmlEscape(note), "</p>\n");
+  }
   absl::StrAppend(&out, "<p>", HtmlEscape(TaskGainLine(report.task)), "</p>\n");
   absl::StrAppend(&out, "<p>", HtmlEscape(EarlyStopLine(report.early_stop)), "</p>\n<h2>Training curves</h2>\n<ul>\n");
   for (const std::string& line : CurveSummaryLines(report.curves)) {

@@ -46,6 +46,7 @@ std::string RenderMarkdownReport(const TransferReport& report) {
   absl::StrAppend(&out, "\n");
   for (const BenchmarkComparison& row : TableComparisons(report)) AppendRow(&out, BuildTableRow(row).cells);
   absl::StrAppend(&out, "\n", kVerdictRuleText, "\n\n");
+  for (const std::string& note : report.notes) absl::StrAppend(&out, "Note: ", MarkdownEscape(note), "\n\n");
   absl::StrAppend(&out, MarkdownEscape(TaskGainLine(report.task)), "\n\n");
   absl::StrAppend(&out, EarlyStopLine(report.early_stop), "\n\n## Training curves\n\n");
   for (const std::string& line : CurveSummaryLines(report.curves)) absl::StrAppend(&out, "- ", line, "\n");

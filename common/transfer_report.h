@@ -73,6 +73,8 @@ struct TransferReport {
   // Every metric of the task benchmark ("acc", "macro_f1", ...), `task` first; shown in the table after the
   // benchmarks. Only `task` enters the overall verdict.
   std::vector<BenchmarkComparison> task_metrics;
+  // Caveats on how a benchmark was scored (e.g. HellaSwag from its 6-line text form), printed under the table.
+  std::vector<std::string> notes;
   TrainingCurves curves;
   std::optional<EarlyStopRecord> early_stop;  // nullopt when the run was not stopped early.
 };

@@ -18,6 +18,7 @@
 #include "cli/job_client.h"
 #include "cli/report_command.h"
 #include "cli/transfer_report_convert.h"
+#include "common/report_markdown.h"
 #include "coordinator/service/auth.h"
 #include "coordinator/service/job_events.h"
 #include "coordinator/service/job_service.h"
@@ -412,6 +413,23 @@ TEST(TransferReportConvertTest, SecondTaskMetricIsNotAGeneralRow) {
   ASSERT_TRUE(report.task.has_value());
   EXPECT_EQ(report.task->metric, "acc");
   EXPECT_EQ(report.benchmarks.size(), 2u);
+  ASSERT_EQ(report.task_metrics.size(), 2u);  // Both task metrics still make table rows.
+  EXPECT_EQ(report.task_metrics[1].metric, "task_loss");
+}
+
+TEST(TransferReportConvertTest, HellaSwagFromItsSixLineFormCarriesANote) {
+  v1::TransferReport wire = SampleWireReport();
+  AddRow(wire, "hellaswag", v1::BENCHMARK_SUITE_HELLASWAG, "/data/hellaswag_val_full.txt", "acc_norm",
+         v1::METRIC_DIRECTION_HIGHER_IS_BETTER, 0.3, 0.01, 0.31, 0.01, 500, v1::VERDICT_UNCHANGED);
+  TransferReport report = TransferReportFromProto(wire, v1::Job(), {});
+  ASSERT_EQ(report.notes.size(), 1u);
+  EXPECT_THAT(report.notes[0], HasSubstr("not comparable to published HellaSwag scores"));
+  EXPECT_THAT(RenderMarkdownReport(report), HasSubstr("\nNote: hellaswag was scored from the 6-line text form"));
+  // The original JSONL layout needs no note.
+  AddRow(wire, "hellaswag", v1::BENCHMARK_SUITE_HELLASWAG, "/data/hellaswag_val.jsonl", "acc",
+         v1::METRIC_DIRECTION_HIGHER_IS_BETTER, 0.3, 0.01, 0.31, 0.01, 500, v1::VERDICT_UNCHANGED);
+  report = TransferReportFromProto(wire, v1::Job(), {});
+  EXPECT_EQ(report.notes.size(), 1u);
 }
 
 TEST(TransferReportConvertTest, CurvesKeepRankZeroAndTheLaterSampleOfAStep) {
