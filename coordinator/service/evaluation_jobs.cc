@@ -200,7 +200,8 @@ std::string DescribeTarget(const ftd::v1::EvaluationTarget& target) {
 }
 
 ftd::v1::Evaluation EvaluationView(const ftd::v1::Job& job, std::vector<ftd::v1::BenchmarkResult> results,
-                                   std::optional<ftd::v1::TransferReport> report) {
+                                   std::optional<ftd::v1::TransferReport> report,
+                                   std::optional<ftd::v1::EvaluationProgress> progress) {
   ftd::v1::Evaluation evaluation;
   const absl::string_view id = absl::StripPrefix(job.name(), "jobs/");
   evaluation.set_name(EvaluationName(id));
@@ -208,6 +209,7 @@ ftd::v1::Evaluation EvaluationView(const ftd::v1::Job& job, std::vector<ftd::v1:
   *evaluation.mutable_request() = job.evaluation();
   evaluation.set_state(StateOf(job.state()));
   if (evaluation.state() == ftd::v1::EVALUATION_STATE_RUNNING) {
+    if (progress.has_value()) *evaluation.mutable_progress() = *std::move(progress);
     evaluation.mutable_progress()->set_role(job.evaluation_role());
     evaluation.mutable_progress()->set_benchmark_count(job.resolved_spec().benchmarks_size());
   }

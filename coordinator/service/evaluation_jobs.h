@@ -55,9 +55,11 @@ ftd::v1::EvaluationTarget EvaluationTargetFor(const ftd::v1::Job& job, ftd::v1::
 std::string DescribeTarget(const ftd::v1::EvaluationTarget& target);
 
 // The Evaluation view of a stand-alone evaluation's job: state (QUEUED/RESTARTING -> QUEUED, SCHEDULED/EVALUATING
-// -> RUNNING, then the terminal states), progress (the role being scored and the benchmark count), times, error,
-// `results` (the target's, in benchmark order; empty until scored) and `report` (when a baseline was scored).
+// -> RUNNING, then the terminal states), progress while RUNNING (`progress`, the rank's latest report, when there is
+// one; else the role being scored and the benchmark count), times, error, `results` (the target's, in benchmark
+// order; empty until scored) and `report` (when a baseline was scored).
 ftd::v1::Evaluation EvaluationView(const ftd::v1::Job& job, std::vector<ftd::v1::BenchmarkResult> results,
-                                   std::optional<ftd::v1::TransferReport> report);
+                                   std::optional<ftd::v1::TransferReport> report,
+                                   std::optional<ftd::v1::EvaluationProgress> progress = std::nullopt);
 
 }  // namespace ftd

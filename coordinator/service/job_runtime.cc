@@ -151,6 +151,10 @@ absl::StatusOr<v1::ReportMetricsResponse> JobRuntime::Report(const v1::ReportMet
       recorded.set_rank(request.rank());
       if (!recorded.has_time()) *recorded.mutable_time() = ToProtoTime(now);
     }
+    // An EVALUATE rank's progress through its benchmarks, for WatchJob and GetEvaluation.
+    if (rank0 && evaluating && request.has_evaluation_progress()) {
+      *events.emplace_back().mutable_evaluation_progress() = request.evaluation_progress();
+    }
     if (state == v1::RANK_STATE_FAILED) return absl::OkStatus();
     if (job.state() == v1::JOB_STATE_SCHEDULED && job.has_evaluation()) {
       RETURN_IF_ERROR(CheckTransition(job.state(), v1::JOB_STATE_EVALUATING));

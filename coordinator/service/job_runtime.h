@@ -52,6 +52,7 @@ struct JobRuntimeOptions {
 //   - rank 0 EARLY_STOPPED (after uploading its final result, the best checkpoint's weights): the EarlyStop event,
 //     Job.stopped_early, and then as for DONE, except that the job ends EARLY_STOPPED rather than SUCCEEDED (at once
 //     when it has no benchmarks);
+//   - an EVALUATE rank's EvaluationProgress (the benchmark it is on, items done) becomes a JobEvent;
 //   - a stand-alone evaluation (Job.evaluation, evaluation_jobs.h): its one rank is an EVALUATE rank from the start,
 //     so its first report moves SCHEDULED -> EVALUATING ("EvaluationStarted"); its DONE ends the job SUCCEEDED when
 //     the request has no baseline, else the baseline is scored (or taken from the cache) and the report built;

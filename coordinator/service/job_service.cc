@@ -324,7 +324,20 @@ absl::StatusOr<v1::Evaluation> CoordinatorJobService::GetEvaluationView(const st
   } else if (!absl::IsNotFound(stored_report.status())) {
     return stored_report.status();
   }
-  return EvaluationView(*job, std::move(results), std::move(report));
+  // The rank's latest progress, from the newest events (reports come every few seconds; a page is plenty).
+  std::optional<v1::EvaluationProgress> progress;
+  if (!IsTerminal(job->state())) {
+    constexpr int64_t kRecentEvents = 64;
+    ASSIGN_OR_RETURN(const std::vector<v1::JobEvent> recent,
+                     store_.ListEvents(id, std::max<int64_t>(0, job->last_event_sequence() - kRecentEvents),
+                                       static_cast<int>(kRecentEvents)));
+    for (const v1::JobEvent& event : recent) {
+      if (event.has_evaluation_progress() && event.evaluation_progress().role() == job->evaluation_role()) {
+        progress = event.evaluation_progress();
+      }
+    }
+  }
+  return EvaluationView(*job, std::move(results), std::move(report), std::move(progress));
 }
 
 absl::StatusOr<std::optional<v1::Job>> CoordinatorJobService::FindRetry(const v1::SubmitJobRequest& request) {

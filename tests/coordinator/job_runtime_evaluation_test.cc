@@ -1,6 +1,7 @@
 // The battery's dispatch in the JobRuntime: an early-stopped job's result is scored before the job ends
 // EARLY_STOPPED, and a stand-alone evaluation (Job.evaluation) runs as a one-rank job whose rank scores from the
 // start: its target, then its baseline, then the report; without a baseline it ends after its target.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,23 @@ TEST_F(JobRuntimeEvaluationTest, AStandAloneEvaluationScoresItsTargetThenItsBase
 
   MustReportState(0, v1::RANK_STATE_EVALUATING);
   EXPECT_EQ(Job().state(), v1::JOB_STATE_EVALUATING);
+  // The rank's progress through its benchmark becomes an event; the view shows the latest.
+  v1::ReportMetricsRequest progress = Request(0);
+  progress.mutable_evaluation_progress()->set_suite(v1::BENCHMARK_SUITE_PIQA);
+  progress.mutable_evaluation_progress()->set_items_done(40);
+  progress.mutable_evaluation_progress()->set_items_total(100);
+  ASSERT_TRUE(runtime_->Report(progress).ok());
+  std::optional<v1::EvaluationProgress> seen;
+  for (const v1::JobEvent& event : Events()) {
+    if (event.has_evaluation_progress()) seen = event.evaluation_progress();
+  }
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->items_done(), 40);
+  const v1::Evaluation running = EvaluationView(Job(), {}, std::nullopt, seen);
+  EXPECT_EQ(running.state(), v1::EVALUATION_STATE_RUNNING);
+  EXPECT_EQ(running.progress().items_total(), 100);
+  EXPECT_EQ(running.progress().role(), v1::EVALUATION_ROLE_TUNED);
+  EXPECT_EQ(running.progress().benchmark_count(), 1);
   ASSERT_TRUE(ReportResults({Result(0.70)}).ok());
   const v1::RunRank base = stream->Next().run_rank();
   EXPECT_EQ(base.eval_role(), v1::EVALUATION_ROLE_BASE);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -41,13 +42,16 @@ constexpr absl::Duration kRetryPause = absl::Seconds(1);
 constexpr size_t kMaxLogLineBytes = 16 << 10;
 constexpr size_t kStderrTail = 20;
 
-// `ftd-worker eval`'s progress line for `suite`: "piqa: 5/20".
-bool IsEvalProgress(absl::string_view line, absl::string_view suite) {
-  if (!absl::ConsumePrefix(&line, suite) || !absl::ConsumePrefix(&line, ": ")) return false;
+// (done, total) of `ftd-worker eval`'s progress line for `suite`, "piqa: 5/20"; nullopt for any other line.
+std::optional<std::pair<int64_t, int64_t>> ParseEvalProgress(absl::string_view line, absl::string_view suite) {
+  if (!absl::ConsumePrefix(&line, suite) || !absl::ConsumePrefix(&line, ": ")) return std::nullopt;
   const size_t slash = line.find('/');
   int64_t done = 0, total = 0;
-  return slash != absl::string_view::npos && absl::SimpleAtoi(line.substr(0, slash), &done) &&
-         absl::SimpleAtoi(line.substr(slash + 1), &total);
+  if (slash == absl::string_view::npos || !absl::SimpleAtoi(line.substr(0, slash), &done) ||
+      !absl::SimpleAtoi(line.substr(slash + 1), &total)) {
+    return std::nullopt;
+  }
+  return std::make_pair(done, total);
 }
 
 bool Retryable(const absl::Status& status) {
@@ -133,7 +137,12 @@ class RankRun {
     v1::ReportMetricsRequest request;
     {
       absl::MutexLock lock(&mu_);
-      if (pending_metrics_.empty() && pending_logs_.empty() && !status_dirty_ && pending_results_.empty()) return;
+      if (pending_metrics_.empty() && pending_logs_.empty() && !status_dirty_ && pending_results_.empty() &&
+          !progress_dirty_) {
+        return;
+      }
+      if (progress_dirty_) *request.mutable_evaluation_progress() = progress_;
+      progress_dirty_ = false;
       for (v1::MetricsSample& sample : pending_metrics_) *request.add_metrics() = std::move(sample);
       for (v1::LogLine& line : pending_logs_) *request.add_logs() = std::move(line);
       pending_metrics_.clear();
@@ -455,7 +464,7 @@ class RankRun {
   }
 
   // One benchmark through a child `ftd-worker eval --json`, its JSON turned into a BenchmarkResult.
-  absl::StatusOr<v1::BenchmarkResult> RunBenchmark(const v1::Benchmark& benchmark, const std::string& model,
+  absl::StatusOr<v1::BenchmarkResult> RunBenchmark(int index, const v1::Benchmark& benchmark, const std::string& model,
                                                    const std::string& adapter) {
     static const std::map<v1::BenchmarkSuite, std::string> kSuites = {
         {v1::BENCHMARK_SUITE_MMLU, "mmlu"},           {v1::BENCHMARK_SUITE_HELLASWAG, "hellaswag"},
@@ -479,9 +488,19 @@ class RankRun {
     process_options.on_line = [&](OutputStream stream, const std::string& line) {
       if (stream == OutputStream::kStdout && line.starts_with("{")) {
         result_line = line;
-      } else if (stream == OutputStream::kStderr && !IsEvalProgress(line, suite->second)) {
-        // Progress lines ("piqa: 5/20") would crowd the cause out of an error's tail.
+      } else if (stream == OutputStream::kStderr) {
         absl::MutexLock lock(&mu_);
+        if (const auto progress = ParseEvalProgress(line, suite->second); progress.has_value()) {
+          // Sent with the next report (EvaluationProgress), kept out of the error tail it would crowd.
+          progress_.set_role(run_.eval_role());
+          progress_.set_suite(benchmark.suite());
+          progress_.set_benchmark_index(index);
+          progress_.set_benchmark_count(run_.benchmarks_size());
+          progress_.set_items_done(progress->first);
+          progress_.set_items_total(progress->second);
+          progress_dirty_ = true;
+          return;
+        }
         stderr_tail_.push_back(line);
         if (stderr_tail_.size() > kStderrTail) stderr_tail_.pop_front();
       }
@@ -557,7 +576,8 @@ class RankRun {
         if (hashed.ok()) baseline_hash = *std::move(hashed);
       }
       for (int i = 0; outcome.ok() && i < run_.benchmarks_size(); ++i) {
-        absl::StatusOr<v1::BenchmarkResult> result = RunBenchmark(run_.benchmarks(i), model->first, model->second);
+        absl::StatusOr<v1::BenchmarkResult> result =
+            RunBenchmark(i, run_.benchmarks(i), model->first, model->second);
         outcome = result.status();
         if (!result.ok()) break;
         result->set_model_sha256(*model_hash);
@@ -678,6 +698,8 @@ class RankRun {
   std::vector<v1::LogLine> pending_logs_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::BenchmarkResult> pending_results_ ABSL_GUARDED_BY(mu_);  // EVALUATE: sent with the DONE.
   std::string baseline_model_sha256_ ABSL_GUARDED_BY(mu_);  // EVALUATE, TUNED: RunRank.baseline_target's hash.
+  v1::EvaluationProgress progress_ ABSL_GUARDED_BY(mu_);   // EVALUATE: the running benchmark's, from the child.
+  bool progress_dirty_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<std::string> stderr_tail_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<RankProcess> process_ ABSL_GUARDED_BY(mu_);
   bool aborted_ ABSL_GUARDED_BY(mu_) = false;
