@@ -63,6 +63,11 @@ absl::Status CheckMatmul(absl::string_view op, const MatmulShape& s) {
   return absl::OkStatus();
 }
 
+absl::Status CheckNf4Weight(absl::string_view op, const Nf4Weight& w, int64_t m) {
+  RETURN_IF_ERROR(CheckDims(op, {{"m", m}, {"out", w.out}, {"in", w.in}}));
+  return CheckPtrs(op, {{"w.packed", w.packed}, {"w.absmax", w.absmax}});
+}
+
 absl::Status CheckRope(absl::string_view op, const RopeShape& s) {
   RETURN_IF_ERROR(CheckDims(op, {{"B", s.batch}, {"T", s.seq}, {"H", s.heads}, {"D", s.head_dim},
                                  {"table_len", s.table_len}}));
@@ -129,6 +134,23 @@ absl::Status Backend::MatmulBackward(const MatmulShape& s, float alpha, const fl
   return Profiled("matmul_backward", [&] {
     return DoMatmulBackward(s, alpha, a, b, dc, da, db, mode);
   }, [&] { return absl::StrCat(s.m, "x", s.n, "x", s.k); });
+}
+
+absl::Status Backend::Nf4Matmul(const Nf4Weight& w, int64_t m, float alpha, const float* x, float beta, float* y) {
+  RETURN_IF_ERROR(CheckNf4Weight("nf4_matmul", w, m));
+  RETURN_IF_ERROR(CheckPtrs("nf4_matmul", {{"x", x}, {"y", y}}));
+  return Profiled("nf4_matmul", [&] {
+    return DoNf4Matmul(w, m, alpha, x, beta, y);
+  }, [&] { return absl::StrCat(m, "x", w.out, "x", w.in); });
+}
+
+absl::Status Backend::Nf4MatmulBackward(const Nf4Weight& w, int64_t m, float alpha, const float* dy, float* dx,
+                                        GradMode mode) {
+  RETURN_IF_ERROR(CheckNf4Weight("nf4_matmul_backward", w, m));
+  RETURN_IF_ERROR(CheckPtrs("nf4_matmul_backward", {{"dy", dy}, {"dx", dx}}));
+  return Profiled("nf4_matmul_backward", [&] {
+    return DoNf4MatmulBackward(w, m, alpha, dy, dx, mode);
+  }, [&] { return absl::StrCat(m, "x", w.out, "x", w.in); });
 }
 
 absl::Status Backend::EmbeddingForward(const int32_t* ids, const float* table, float* out, int64_t n,
@@ -334,6 +356,12 @@ absl::Status Backend::DoMatmul(const MatmulShape&, float, const float*, const fl
 absl::Status Backend::DoMatmulBackward(const MatmulShape&, float, const float*, const float*, const float*,
                                        float*, float*, GradMode) {
   return NotSupported("matmul_backward");
+}
+absl::Status Backend::DoNf4Matmul(const Nf4Weight&, int64_t, float, const float*, float, float*) {
+  return NotSupported("nf4_matmul");
+}
+absl::Status Backend::DoNf4MatmulBackward(const Nf4Weight&, int64_t, float, const float*, float*, GradMode) {
+  return NotSupported("nf4_matmul_backward");
 }
 absl::Status Backend::DoEmbeddingForward(const int32_t*, const float*, float*, int64_t, int64_t, int64_t) {
   return NotSupported("embedding");

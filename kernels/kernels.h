@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "kernels/nf4_weight.h"
 
 namespace ftd {
 
@@ -143,6 +144,15 @@ class Backend {
   absl::Status MatmulBackward(const MatmulShape& s, float alpha, const float* a, const float* b, const float* dc,
                               float* da, float* db, GradMode mode);
 
+  // ---- linear layer over a frozen NF4 weight (QLoRA's base weight; nf4_weight.h) ----
+  // y (m, out) = alpha * x (m, in) @ W^T + beta * y, W (out, in) decoded from `w`: Matmul with trans_b on the
+  // dequantised W, which a backend need not hold whole (the CPU one decodes a bounded tile at a time).
+  absl::Status Nf4Matmul(const Nf4Weight& w, int64_t m, float alpha, const float* x, float beta, float* y);
+  // The input gradient of that product: dx (m, in) = alpha * dy (m, out) @ W, overwritten or added into as `mode`
+  // says (as MatmulBackward's da). W is frozen, so there is no weight gradient.
+  absl::Status Nf4MatmulBackward(const Nf4Weight& w, int64_t m, float alpha, const float* dy, float* dx,
+                                 GradMode mode);
+
   // ---- embedding ----
   // ids (n), table (vocab, dim) -> out (n, dim). ids must lie in [0, vocab).
   absl::Status EmbeddingForward(const int32_t* ids, const float* table, float* out, int64_t n, int64_t vocab,
@@ -250,6 +260,10 @@ class Backend {
                                 float* c);
   virtual absl::Status DoMatmulBackward(const MatmulShape& s, float alpha, const float* a, const float* b,
                                         const float* dc, float* da, float* db, GradMode mode);
+  virtual absl::Status DoNf4Matmul(const Nf4Weight& w, int64_t m, float alpha, const float* x, float beta,
+                                   float* y);
+  virtual absl::Status DoNf4MatmulBackward(const Nf4Weight& w, int64_t m, float alpha, const float* dy, float* dx,
+                                           GradMode mode);
   virtual absl::Status DoEmbeddingForward(const int32_t* ids, const float* table, float* out, int64_t n,
                                           int64_t vocab, int64_t dim);
   virtual absl::Status DoEmbeddingBackward(const int32_t* ids, const float* dout, float* dtable, int64_t n,

@@ -48,6 +48,14 @@ absl::Status CpuBackend::DoMatmulBackward(const MatmulShape& s, float alpha, con
                                           const float* dc, float* da, float* db, GradMode mode) {
   return MatmulBackwardCpu(s, alpha, a, b, dc, da, db, mode);
 }
+absl::Status CpuBackend::DoNf4Matmul(const Nf4Weight& w, int64_t m, float alpha, const float* x, float beta,
+                                     float* y) {
+  return Nf4MatmulCpu(w, m, alpha, x, beta, y);
+}
+absl::Status CpuBackend::DoNf4MatmulBackward(const Nf4Weight& w, int64_t m, float alpha, const float* dy,
+                                             float* dx, GradMode mode) {
+  return Nf4MatmulBackwardCpu(w, m, alpha, dy, dx, mode);
+}
 absl::Status CpuBackend::DoEmbeddingForward(const int32_t* ids, const float* table, float* out, int64_t n,
                                             int64_t vocab, int64_t dim) {
   return EmbeddingForwardCpu(ids, table, out, n, vocab, dim);

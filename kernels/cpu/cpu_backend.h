@@ -22,6 +22,10 @@ class CpuBackend final : public Backend {
                         float* c) override;
   absl::Status DoMatmulBackward(const MatmulShape& s, float alpha, const float* a, const float* b, const float* dc,
                                 float* da, float* db, GradMode mode) override;
+  absl::Status DoNf4Matmul(const Nf4Weight& w, int64_t m, float alpha, const float* x, float beta,
+                           float* y) override;
+  absl::Status DoNf4MatmulBackward(const Nf4Weight& w, int64_t m, float alpha, const float* dy, float* dx,
+                                   GradMode mode) override;
   absl::Status DoEmbeddingForward(const int32_t* ids, const float* table, float* out, int64_t n, int64_t vocab,
                                   int64_t dim) override;
   absl::Status DoEmbeddingBackward(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t vocab,

@@ -2,13 +2,16 @@
 // segments, ignored targets, dropout masks), each with its reference and how it calls the Backend.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "kernels/nf4_weight.h"
 #include "tests/kernels/op_harness.h"
 
 namespace ftd::testing {
@@ -56,6 +59,53 @@ class MatmulCase : public OpCase {
   MatmulShape s_;
   float alpha_, beta_;
   GradMode mode_;
+};
+
+// ---- linear over a frozen NF4 weight (forward, and the input gradient as its backward) ----
+// The 4-bit codes are fixed random bytes of the case (no quantiser needed: any codes are a valid weight); the
+// per-block absmax is a harness input, so W = code * absmax varies from run to run.
+class Nf4MatmulCase : public OpCase {
+ public:
+  Nf4MatmulCase(int64_t m, int64_t out, int64_t in, float alpha, float beta, GradMode mode)
+      : m_(m), out_(out), in_(in), alpha_(alpha), beta_(beta), mode_(mode) {
+    op = "nf4_matmul";
+    params = absl::StrCat("m=", m, ",out=", out, ",in=", in, ",alpha=", alpha, ",beta=", beta,
+                          mode == GradMode::kAccumulate ? ",acc" : "");
+    const int64_t blocks = (out * in + kNf4WeightBlockSize - 1) / kNf4WeightBlockSize;
+    inputs = {Diff("x", m * in, mode == GradMode::kAccumulate), Data("absmax", blocks, 0.25, 2.0),
+              Data("y0", m * out)};
+    output_sizes = {m * out};
+    std::mt19937 rng(static_cast<uint32_t>(out * 1000 + in));
+    packed_.resize(static_cast<size_t>((out * in + 1) / 2));  // (ceil(out * in / 2))
+    for (uint8_t& byte : packed_) byte = static_cast<uint8_t>(rng());
+  }
+  std::vector<Vec> Reference(const std::vector<Vec>& in) const override {
+    Vec w(static_cast<size_t>(out_ * in_));  // (out, in)
+    for (int64_t i = 0; i < out_ * in_; ++i) {
+      const uint8_t byte = packed_[static_cast<size_t>(i / 2)];
+      const int nibble = i % 2 == 0 ? byte >> 4 : byte & 0x0F;
+      w[i] = static_cast<double>(kNf4WeightCode[nibble]) * in[1][i / kNf4WeightBlockSize];
+    }
+    return {RefMatmul(MatmulShape{m_, out_, in_, Transpose::kNo, Transpose::kYes}, alpha_, in[0], w, beta_, in[2])};
+  }
+  absl::Status Forward(Backend& be, Arena& arena, In in, const std::vector<float*>& out) override {
+    std::vector<int32_t> words((packed_.size() + 3) / 4, 0);  // the bytes, carried by the arena's int upload
+    std::memcpy(words.data(), packed_.data(), packed_.size());
+    ASSIGN_OR_RETURN(int32_t* packed, arena.UploadInts(words));
+    weight_ = Nf4Weight{reinterpret_cast<const uint8_t*>(packed), in[1], out_, in_};
+    RETURN_IF_ERROR(be.Copy(out[0], in[2], output_sizes[0]));
+    return be.Nf4Matmul(weight_, m_, alpha_, in[0], beta_, out[0]);
+  }
+  absl::Status Backward(Backend& be, Arena&, In, In douts, In grads) override {
+    return be.Nf4MatmulBackward(weight_, m_, alpha_, douts[0], grads[0], mode_);
+  }
+
+ private:
+  int64_t m_, out_, in_;
+  float alpha_, beta_;
+  GradMode mode_;
+  std::vector<uint8_t> packed_;
+  Nf4Weight weight_;
 };
 
 // ---- embedding ----
@@ -460,6 +510,11 @@ std::vector<std::unique_ptr<OpCase>> AllOpCases() {
       std::make_unique<MatmulCase>(MatmulShape{3, 5, 7, Y, N, 2, 25, 40, 17}, 0.5f, 1.0f, GradMode::kAccumulate));
   c.push_back(std::make_unique<MatmulCase>(MatmulShape{5, 4, 6, N, N, 4, 30, 0, 20}, 1.0f, 0.0f, GradMode::kOverwrite));
 
+  // NF4 linear: M = 1, `in` off a multiple of 64 (rows share blocks), odd out * in (a half-used last byte).
+  c.push_back(std::make_unique<Nf4MatmulCase>(1, 3, 5, 1.0f, 0.0f, GradMode::kOverwrite));
+  c.push_back(std::make_unique<Nf4MatmulCase>(7, 33, 65, 1.5f, 0.5f, GradMode::kAccumulate));
+  c.push_back(std::make_unique<Nf4MatmulCase>(1, 96, 128, 1.0f, 0.0f, GradMode::kOverwrite));
+  c.push_back(std::make_unique<Nf4MatmulCase>(12, 40, 100, 0.5f, 1.0f, GradMode::kOverwrite));
   c.push_back(std::make_unique<EmbeddingCase>(std::vector<int32_t>{3, 0, 12, 3, 7, 3, 12, 1, 0}, 13, 5));
   c.push_back(std::make_unique<EmbeddingCase>(std::vector<int32_t>{0}, 1, 70));
   c.push_back(std::make_unique<EmbeddingCase>(std::vector<int32_t>{5, 9, 2, 5}, 10, 130));
