@@ -49,7 +49,12 @@ absl::StatusOr<std::string> ModelSha256(const std::string& model, const std::str
   ASSIGN_OR_RETURN(const std::string model_hash, ContentSha256(model));
   if (adapter.empty()) return model_hash;
   ASSIGN_OR_RETURN(const std::string adapter_hash, ContentSha256(adapter));
-  return Sha256Hex(absl::StrCat(model_hash, "+", adapter_hash));
+  return CombineModelSha256(model_hash, adapter_hash);
+}
+
+std::string CombineModelSha256(const std::string& model_sha256, const std::string& adapter_sha256) {
+  if (adapter_sha256.empty()) return model_sha256;
+  return Sha256Hex(absl::StrCat(model_sha256, "+", adapter_sha256));
 }
 
 absl::StatusOr<std::string> BenchmarkDataSha256(const v1::Benchmark& benchmark) {

@@ -18,6 +18,8 @@ absl::StatusOr<std::string> ContentSha256(const std::string& path);
 
 // The model an EVALUATE rank scores: `model` (a directory), with `adapter` applied when non-empty.
 absl::StatusOr<std::string> ModelSha256(const std::string& model, const std::string& adapter);
+// The same from hashes already taken (ContentSha256 of each), so a base model hashed once serves twice.
+std::string CombineModelSha256(const std::string& model_sha256, const std::string& adapter_sha256);
 
 // The data a benchmark's suite reads (eval/battery.h): mmlu and task, the directory; piqa, the JSONL followed by
 // its labels file (valid-labels.lst beside it) as one two-file tree; every other suite, the file. "" for a

@@ -563,15 +563,29 @@ class RankRun {
     if (outcome.ok()) {
       absl::StatusOr<std::pair<std::string, std::string>> model = EvaluationModel();
       outcome = model.status();
-      // The content hashes the coordinator's base-results cache is keyed by (content_hash.h).
+      // The content hashes the coordinator's base-results cache is keyed by (content_hash.h). Each directory is
+      // hashed once: a LoRA job's base model is both under the tuned adapter and the baseline.
+      std::map<std::string, std::string> hashed_dirs;
+      const auto dir_hash = [&hashed_dirs](const std::string& path) -> absl::StatusOr<std::string> {
+        if (path.empty()) return std::string();
+        if (auto it = hashed_dirs.find(path); it != hashed_dirs.end()) return it->second;
+        ASSIGN_OR_RETURN(std::string hash, ContentSha256(path));
+        return hashed_dirs[path] = std::move(hash);
+      };
+      const auto model_sha256 = [&dir_hash](const std::string& dir,
+                                            const std::string& adapter) -> absl::StatusOr<std::string> {
+        ASSIGN_OR_RETURN(const std::string dir_sha256, dir_hash(dir));
+        ASSIGN_OR_RETURN(const std::string adapter_sha256, dir_hash(adapter));
+        return CombineModelSha256(dir_sha256, adapter_sha256);
+      };
       absl::StatusOr<std::string> model_hash =
-          outcome.ok() ? ModelSha256(model->first, model->second) : absl::StatusOr<std::string>(outcome);
+          outcome.ok() ? model_sha256(model->first, model->second) : absl::StatusOr<std::string>(outcome);
       outcome = model_hash.status();
       if (outcome.ok() && run_.has_baseline_target()) {
         const v1::EvaluationTarget& baseline = run_.baseline_target();
         absl::StatusOr<std::string> hashed =
-            baseline.has_adapter() ? ModelSha256(baseline.adapter().base_model(), baseline.adapter().adapter_path())
-                                   : ModelSha256(baseline.model_path(), "");
+            baseline.has_adapter() ? model_sha256(baseline.adapter().base_model(), baseline.adapter().adapter_path())
+                                   : model_sha256(baseline.model_path(), "");
         outcome = hashed.status();
         if (hashed.ok()) baseline_hash = *std::move(hashed);
       }
