@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "cli/job_format.h"
 #include "common/status_macros.h"
+#include "proto/evaluation_target_text.h"
 
 namespace ftd {
 namespace {
@@ -29,20 +30,6 @@ std::string StateName(v1::EvaluationState state) {
 bool IsTerminal(v1::EvaluationState state) {
   return state == v1::EVALUATION_STATE_SUCCEEDED || state == v1::EVALUATION_STATE_FAILED ||
          state == v1::EVALUATION_STATE_CANCELLED;
-}
-
-std::string Describe(const v1::EvaluationTarget& target) {
-  switch (target.target_case()) {
-    case v1::EvaluationTarget::kModelPath:
-      return target.model_path();
-    case v1::EvaluationTarget::kAdapter:
-      return absl::StrCat(target.adapter().adapter_path(), " on ", target.adapter().base_model());
-    case v1::EvaluationTarget::kCheckpoint:
-      return target.checkpoint();
-    case v1::EvaluationTarget::TARGET_NOT_SET:
-      break;
-  }
-  return "-";
 }
 
 // "piqa" for BENCHMARK_SUITE_PIQA, plus the data file's name where a suite runs on many files.
@@ -154,9 +141,9 @@ absl::StatusOr<v1::Evaluation> EvalShow(JobClient& client, const std::string& na
 std::string FormatEvaluation(const v1::Evaluation& evaluation) {
   std::string text = absl::StrCat(evaluation.name(), "  ", StateName(evaluation.state()), "  (job ",
                                   evaluation.job(), ")\n");
-  absl::StrAppend(&text, "target:   ", Describe(evaluation.request().target()), "\n");
+  absl::StrAppend(&text, "target:   ", DescribeTarget(evaluation.request().target()), "\n");
   if (evaluation.request().has_baseline()) {
-    absl::StrAppend(&text, "baseline: ", Describe(evaluation.request().baseline()), "\n");
+    absl::StrAppend(&text, "baseline: ", DescribeTarget(evaluation.request().baseline()), "\n");
   }
   if (evaluation.state() == v1::EVALUATION_STATE_FAILED) {
     absl::StrAppend(&text, "error:    ", evaluation.error().message(), "\n");

@@ -185,20 +185,6 @@ ftd::v1::EvaluationTarget EvaluationTargetFor(const ftd::v1::Job& job, ftd::v1::
   return target;
 }
 
-std::string DescribeTarget(const ftd::v1::EvaluationTarget& target) {
-  switch (target.target_case()) {
-    case ftd::v1::EvaluationTarget::kModelPath:
-      return target.model_path();
-    case ftd::v1::EvaluationTarget::kAdapter:
-      return absl::StrCat(target.adapter().adapter_path(), " on ", target.adapter().base_model());
-    case ftd::v1::EvaluationTarget::kCheckpoint:
-      return target.checkpoint();
-    case ftd::v1::EvaluationTarget::TARGET_NOT_SET:
-      break;
-  }
-  return "(none)";
-}
-
 ftd::v1::Evaluation EvaluationView(const ftd::v1::Job& job, std::vector<ftd::v1::BenchmarkResult> results,
                                    std::optional<ftd::v1::TransferReport> report,
                                    std::optional<ftd::v1::EvaluationProgress> progress) {

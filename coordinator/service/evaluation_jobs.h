@@ -19,6 +19,7 @@
 #include "ftd/v1/eval.pb.h"
 #include "ftd/v1/evaluation_request.pb.h"
 #include "ftd/v1/job.pb.h"
+#include "proto/evaluation_target_text.h"  // DescribeTarget, which the users of this header print targets with.
 
 namespace ftd {
 
@@ -50,9 +51,6 @@ absl::StatusOr<EvaluationPlan> PlanEvaluation(const ftd::v1::RunEvaluationReques
 // The model `job`'s EVALUATE rank scores in `role`: a stand-alone evaluation's target (TUNED) or baseline (BASE); for
 // a training job its final result (TUNED) or its base model (BASE).
 ftd::v1::EvaluationTarget EvaluationTargetFor(const ftd::v1::Job& job, ftd::v1::EvaluationRole role);
-
-// One line naming a target for reports and logs: the model directory, "ADAPTER on BASE", or the checkpoint.
-std::string DescribeTarget(const ftd::v1::EvaluationTarget& target);
 
 // The Evaluation view of a stand-alone evaluation's job: state (QUEUED/RESTARTING -> QUEUED, SCHEDULED/EVALUATING
 // -> RUNNING, then the terminal states), progress while RUNNING (`progress`, the rank's latest report, when there is
