@@ -14,7 +14,7 @@
 
 namespace ftd {
 
-absl::Status LlamaModel::LinearBackward(const float* x, const DeviceBuffer& w, const LlamaLoraModule& lora,
+absl::Status LlamaModel::LinearBackward(const float* x, LlamaWeightView w, const LlamaLoraModule& lora,
                                         const float* xa, const float* dy, int64_t n, int64_t in, int64_t out,
                                         float* dx, GradMode dx_mode, float* dw, float* dbias,
                                         const LlamaGradients& grads) {
@@ -23,10 +23,16 @@ absl::Status LlamaModel::LinearBackward(const float* x, const DeviceBuffer& w, c
   s.n = out;
   s.k = in;
   s.trans_b = Transpose::kYes;
-  // Two calls because dx and dw differ in mode: dx per the caller (q/k/v sum into one dh), dw accumulated.
-  RETURN_IF_ERROR(backend_->MatmulBackward(s, 1.0f, x, w.data(), dy, dx, nullptr, dx_mode));
-  if (dw != nullptr) {
-    RETURN_IF_ERROR(backend_->MatmulBackward(s, 1.0f, x, w.data(), dy, nullptr, dw, GradMode::kAccumulate));
+  if (w.dense == nullptr) {
+    // NF4: frozen, so only the input gradient passes.
+    if (dw != nullptr) return absl::InternalError("a weight gradient was asked of an NF4-quantised projection");
+    if (dx != nullptr) RETURN_IF_ERROR(backend_->Nf4MatmulBackward(w.nf4, n, 1.0f, dy, dx, dx_mode));
+  } else {
+    // Two calls because dx and dw differ in mode: dx per the caller (q/k/v sum into one dh), dw accumulated.
+    RETURN_IF_ERROR(backend_->MatmulBackward(s, 1.0f, x, w.dense, dy, dx, nullptr, dx_mode));
+    if (dw != nullptr) {
+      RETURN_IF_ERROR(backend_->MatmulBackward(s, 1.0f, x, w.dense, dy, nullptr, dw, GradMode::kAccumulate));
+    }
   }
   if (dbias != nullptr) {
     // The bias was added as ones (n, 1) @ bias (1, out); its gradient is ones^T @ dy, the column sums of dy.
@@ -147,7 +153,7 @@ absl::Status LlamaModel::RunBackward(LlamaGradients& grads) {
   // lm_head: logits = h_f @ head^T. Tied, head is the embedding, whose gradient gets both contributions.
   const DeviceBuffer& head = c.tie_word_embeddings ? embed_ : lm_head_;
   float* dhead = G(c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
-  RETURN_IF_ERROR(LinearBackward(a.h_f.data(), head, kNoLora, nullptr, a.logits.data(), N, C, V, a.dh.data(),
+  RETURN_IF_ERROR(LinearBackward(a.h_f.data(), {head.data(), {}}, kNoLora, nullptr, a.logits.data(), N, C, V, a.dh.data(),
                                  GradMode::kOverwrite, dhead, nullptr, grads));
   RETURN_IF_ERROR(backend_->RmsNormBackward(a.x_final.data(), final_norm_.data(), a.rstd_f.data(), eps, a.dh.data(),
                                             a.dx.data(), G("model.norm.weight"), N, C));
@@ -167,15 +173,15 @@ absl::Status LlamaModel::RunBackward(LlamaGradients& grads) {
     auto xa = [&](LlamaProj pr) { return la.xa[static_cast<int>(pr)].data(); };
 
     // MLP: x_out = x_mid + down(silu(gate(h2)) * up(h2)), h2 = post_norm(x_mid). dx holds d x_out.
-    RETURN_IF_ERROR(LinearBackward(la.act.data(), w.w_down, lora(LlamaProj::kDown), xa(LlamaProj::kDown),
+    RETURN_IF_ERROR(LinearBackward(la.act.data(), w.w_down.view(), lora(LlamaProj::kDown), xa(LlamaProj::kDown),
                                    a.dx.data(), N, I, C, a.dact.data(), GradMode::kOverwrite,
                                    G(p + "mlp.down_proj.weight"), nullptr, grads));
     RETURN_IF_ERROR(backend_->SwiGluBackward(la.gate.data(), la.up.data(), a.dact.data(), a.dgate.data(),
                                              a.dup.data(), N * I));
-    RETURN_IF_ERROR(LinearBackward(la.h2.data(), w.w_gate, lora(LlamaProj::kGate), xa(LlamaProj::kGate),
+    RETURN_IF_ERROR(LinearBackward(la.h2.data(), w.w_gate.view(), lora(LlamaProj::kGate), xa(LlamaProj::kGate),
                                    a.dgate.data(), N, C, I, a.dh.data(), GradMode::kOverwrite,
                                    G(p + "mlp.gate_proj.weight"), nullptr, grads));
-    RETURN_IF_ERROR(LinearBackward(la.h2.data(), w.w_up, lora(LlamaProj::kUp), xa(LlamaProj::kUp), a.dup.data(),
+    RETURN_IF_ERROR(LinearBackward(la.h2.data(), w.w_up.view(), lora(LlamaProj::kUp), xa(LlamaProj::kUp), a.dup.data(),
                                    N, C, I, a.dh.data(), GradMode::kAccumulate, G(p + "mlp.up_proj.weight"),
                                    nullptr, grads));
     RETURN_IF_ERROR(backend_->RmsNormBackward(la.x_mid.data(), w.post_norm.data(), la.rstd2.data(), eps,
@@ -184,7 +190,7 @@ absl::Status LlamaModel::RunBackward(LlamaGradients& grads) {
     RETURN_IF_ERROR(backend_->AddInto(a.dx.data(), a.dtmp.data(), N * C));  // d x_mid: residual + norm path
 
     // Attention: x_mid = x_in + o(attn(rope(q(h1)), rope(k(h1)), v(h1))), h1 = input_norm(x_in).
-    RETURN_IF_ERROR(LinearBackward(la.att.data(), w.wo, lora(LlamaProj::kO), xa(LlamaProj::kO), a.dx.data(), N,
+    RETURN_IF_ERROR(LinearBackward(la.att.data(), w.wo.view(), lora(LlamaProj::kO), xa(LlamaProj::kO), a.dx.data(), N,
                                    Dq, C, a.datt.data(), GradMode::kOverwrite, G(p + "self_attn.o_proj.weight"),
                                    nullptr, grads));
     RETURN_IF_ERROR(backend_->AttentionBackward(as, la.q.data(), la.k.data(), la.v.data(), seg, la.att.data(),
@@ -192,13 +198,13 @@ absl::Status LlamaModel::RunBackward(LlamaGradients& grads) {
                                                 a.dv.data()));
     RETURN_IF_ERROR(backend_->RopeBackward(rq, a.dq.data(), a.cos.data(), a.sin.data(), pos, a.dq.data()));
     RETURN_IF_ERROR(backend_->RopeBackward(rk, a.dk.data(), a.cos.data(), a.sin.data(), pos, a.dk.data()));
-    RETURN_IF_ERROR(LinearBackward(la.h1.data(), w.wq, lora(LlamaProj::kQ), xa(LlamaProj::kQ), a.dq.data(), N, C,
+    RETURN_IF_ERROR(LinearBackward(la.h1.data(), w.wq.view(), lora(LlamaProj::kQ), xa(LlamaProj::kQ), a.dq.data(), N, C,
                                    Dq, dh1, GradMode::kOverwrite, G(p + "self_attn.q_proj.weight"),
                                    G(p + "self_attn.q_proj.bias"), grads));
-    RETURN_IF_ERROR(LinearBackward(la.h1.data(), w.wk, lora(LlamaProj::kK), xa(LlamaProj::kK), a.dk.data(), N, C,
+    RETURN_IF_ERROR(LinearBackward(la.h1.data(), w.wk.view(), lora(LlamaProj::kK), xa(LlamaProj::kK), a.dk.data(), N, C,
                                    Dkv, dh1, GradMode::kAccumulate, G(p + "self_attn.k_proj.weight"),
                                    G(p + "self_attn.k_proj.bias"), grads));
-    RETURN_IF_ERROR(LinearBackward(la.h1.data(), w.wv, lora(LlamaProj::kV), xa(LlamaProj::kV), a.dv.data(), N, C,
+    RETURN_IF_ERROR(LinearBackward(la.h1.data(), w.wv.view(), lora(LlamaProj::kV), xa(LlamaProj::kV), a.dv.data(), N, C,
                                    Dkv, dh1, GradMode::kAccumulate, G(p + "self_attn.v_proj.weight"),
                                    G(p + "self_attn.v_proj.bias"), grads));
     if (!input_grad) break;

@@ -151,10 +151,10 @@ absl::StatusOr<std::vector<float>> LlamaModel::Decode(LlamaKvCache* cache, const
     const LlamaLayerWeights& w = layers_[l];
     float* k_new = cache->k_[l].data() + start * Dkv;  // (n, Hkv, D): the new tokens' cache rows
     float* v_new = cache->v_[l].data() + start * Dkv;
-    auto linear = [&](LlamaProj p, const float* x, const DeviceBuffer& weight, const DeviceBuffer& bias,
+    auto linear = [&](LlamaProj p, const float* x, const LlamaLinearWeight& weight, const DeviceBuffer& bias,
                       int64_t in, int64_t out, float* y) {
       const LlamaLoraModule& lora = has_lora_ ? lora_[l][static_cast<int>(p)] : kNoLora;
-      return LlamaLinearForward(backend_, x, weight, bias, s.ones.data(), lora, x, s.xa.data(), n, in, out, y);
+      return LlamaLinearForward(backend_, x, weight.view(), bias, s.ones.data(), lora, x, s.xa.data(), n, in, out, y);
     };
     RETURN_IF_ERROR(backend_->RmsNormForward(s.x.data(), w.input_norm.data(), eps, s.h.data(), s.rstd.data(), n, C));
     RETURN_IF_ERROR(linear(LlamaProj::kQ, s.h.data(), w.wq, w.bq, C, Dq, s.q.data()));
@@ -179,7 +179,7 @@ absl::StatusOr<std::vector<float>> LlamaModel::Decode(LlamaKvCache* cache, const
   RETURN_IF_ERROR(
       backend_->RmsNormForward(x_out, final_norm_.data(), eps, s.h.data(), s.rstd.data(), out_rows, C));
   const DeviceBuffer& head = c.tie_word_embeddings ? embed_ : lm_head_;
-  RETURN_IF_ERROR(LlamaLinearForward(backend_, s.h.data(), head, kNoBias, s.ones.data(), kNoLora, nullptr, nullptr,
+  RETURN_IF_ERROR(LlamaLinearForward(backend_, s.h.data(), {head.data(), {}}, kNoBias, s.ones.data(), kNoLora, nullptr, nullptr,
                                      out_rows, C, V, s.logits.data()));
   std::vector<float> host(static_cast<size_t>(out_rows * V));
   RETURN_IF_ERROR(backend_->CopyToHost(host.data(), s.logits.data(), out_rows * V * 4));

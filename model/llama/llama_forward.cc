@@ -144,7 +144,7 @@ absl::Status LlamaModel::Prepare(const std::vector<int32_t>& ids, int64_t batch,
   return backend_->CopyToDevice(acts_->ids.data(), ids.data(), N * 4);
 }
 
-absl::Status LlamaModel::LinearForward(const float* x, const DeviceBuffer& w, const DeviceBuffer& bias,
+absl::Status LlamaModel::LinearForward(const float* x, LlamaWeightView w, const DeviceBuffer& bias,
                                        const LlamaLoraModule& lora, float* xa, int64_t n, int64_t in, int64_t out,
                                        float* y) {
   const float* lora_x = x;
@@ -181,27 +181,27 @@ absl::Status LlamaModel::RunForward() {
     auto xa = [&](LlamaProj p) { return la.xa[static_cast<int>(p)].data(); };
     RETURN_IF_ERROR(backend_->RmsNormForward(la.x_in.data(), w.input_norm.data(), eps, la.h1.data(),
                                              la.rstd1.data(), N, C));
-    RETURN_IF_ERROR(LinearForward(la.h1.data(), w.wq, w.bq, lora(LlamaProj::kQ), xa(LlamaProj::kQ), N, C, Dq,
+    RETURN_IF_ERROR(LinearForward(la.h1.data(), w.wq.view(), w.bq, lora(LlamaProj::kQ), xa(LlamaProj::kQ), N, C, Dq,
                                   la.q.data()));
-    RETURN_IF_ERROR(LinearForward(la.h1.data(), w.wk, w.bk, lora(LlamaProj::kK), xa(LlamaProj::kK), N, C, Dkv,
+    RETURN_IF_ERROR(LinearForward(la.h1.data(), w.wk.view(), w.bk, lora(LlamaProj::kK), xa(LlamaProj::kK), N, C, Dkv,
                                   la.k.data()));
-    RETURN_IF_ERROR(LinearForward(la.h1.data(), w.wv, w.bv, lora(LlamaProj::kV), xa(LlamaProj::kV), N, C, Dkv,
+    RETURN_IF_ERROR(LinearForward(la.h1.data(), w.wv.view(), w.bv, lora(LlamaProj::kV), xa(LlamaProj::kV), N, C, Dkv,
                                   la.v.data()));
     RETURN_IF_ERROR(backend_->RopeForward(rq, la.q.data(), a.cos.data(), a.sin.data(), pos, la.q.data()));
     RETURN_IF_ERROR(backend_->RopeForward(rk, la.k.data(), a.cos.data(), a.sin.data(), pos, la.k.data()));
     RETURN_IF_ERROR(backend_->AttentionForward(as, la.q.data(), la.k.data(), la.v.data(), seg, la.att.data(),
                                                la.saved.data()));
-    RETURN_IF_ERROR(LinearForward(la.att.data(), w.wo, DeviceBuffer(), lora(LlamaProj::kO), xa(LlamaProj::kO), N,
+    RETURN_IF_ERROR(LinearForward(la.att.data(), w.wo.view(), DeviceBuffer(), lora(LlamaProj::kO), xa(LlamaProj::kO), N,
                                   Dq, C, a.proj.data()));
     RETURN_IF_ERROR(backend_->Add(la.x_in.data(), a.proj.data(), la.x_mid.data(), N * C));
     RETURN_IF_ERROR(backend_->RmsNormForward(la.x_mid.data(), w.post_norm.data(), eps, la.h2.data(),
                                              la.rstd2.data(), N, C));
-    RETURN_IF_ERROR(LinearForward(la.h2.data(), w.w_gate, DeviceBuffer(), lora(LlamaProj::kGate),
+    RETURN_IF_ERROR(LinearForward(la.h2.data(), w.w_gate.view(), DeviceBuffer(), lora(LlamaProj::kGate),
                                   xa(LlamaProj::kGate), N, C, I, la.gate.data()));
-    RETURN_IF_ERROR(LinearForward(la.h2.data(), w.w_up, DeviceBuffer(), lora(LlamaProj::kUp), xa(LlamaProj::kUp),
+    RETURN_IF_ERROR(LinearForward(la.h2.data(), w.w_up.view(), DeviceBuffer(), lora(LlamaProj::kUp), xa(LlamaProj::kUp),
                                   N, C, I, la.up.data()));
     RETURN_IF_ERROR(backend_->SwiGluForward(la.gate.data(), la.up.data(), la.act.data(), N * I));
-    RETURN_IF_ERROR(LinearForward(la.act.data(), w.w_down, DeviceBuffer(), lora(LlamaProj::kDown),
+    RETURN_IF_ERROR(LinearForward(la.act.data(), w.w_down.view(), DeviceBuffer(), lora(LlamaProj::kDown),
                                   xa(LlamaProj::kDown), N, I, C, a.proj.data()));
     float* x_out = l + 1 < L ? a.layers[l + 1].x_in.data() : a.x_final.data();
     RETURN_IF_ERROR(backend_->Add(la.x_mid.data(), a.proj.data(), x_out, N * C));
@@ -209,7 +209,7 @@ absl::Status LlamaModel::RunForward() {
   RETURN_IF_ERROR(backend_->RmsNormForward(a.x_final.data(), final_norm_.data(), eps, a.h_f.data(),
                                            a.rstd_f.data(), N, C));
   const DeviceBuffer& head = c.tie_word_embeddings ? embed_ : lm_head_;
-  return LinearForward(a.h_f.data(), head, DeviceBuffer(), kNoLora, nullptr, N, C, V, a.logits.data());
+  return LinearForward(a.h_f.data(), {head.data(), {}}, DeviceBuffer(), kNoLora, nullptr, N, C, V, a.logits.data());
 }
 
 absl::StatusOr<std::vector<float>> LlamaModel::Forward(const std::vector<int32_t>& ids, int64_t batch, int64_t seq,

@@ -1,8 +1,11 @@
-// LlamaModel's loading (weights to the backend as fp32) and DeviceBuffer; the passes are in llama_forward.cc,
+// LlamaModel's loading (weights to the backend as fp32, the projections optionally NF4-coded); the passes are in llama_forward.cc,
 // llama_backward.cc and llama_lora.cc.
 #include "model/llama/llama_model.h"
 
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -40,43 +43,48 @@ absl::StatusOr<DeviceBuffer> Upload(const HfModel& hf, Backend* backend, const s
   return buffer;
 }
 
-}  // namespace
-
-absl::StatusOr<DeviceBuffer> DeviceBuffer::Create(Backend* backend, int64_t elements) {
-  DeviceBuffer buffer;
-  ASSIGN_OR_RETURN(void* ptr, backend->Allocate(elements * static_cast<int64_t>(sizeof(float))));
-  buffer.backend_ = backend;
-  buffer.data_ = static_cast<float*>(ptr);
-  buffer.elements_ = elements;
-  return buffer;
-}
-
-DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept { *this = std::move(other); }
-
-DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
-  if (this != &other) {
-    if (data_ != nullptr) backend_->Free(data_).IgnoreError();
-    backend_ = std::exchange(other.backend_, nullptr);
-    data_ = std::exchange(other.data_, nullptr);
-    elements_ = std::exchange(other.elements_, 0);
+// A projection weight of `hf` (shape (out, in)) on the backend: fp32, or NF4-coded with `quantize`'s statistics.
+absl::StatusOr<LlamaLinearWeight> UploadLinear(const HfModel& hf, Backend* backend, const std::string& name,
+                                               int64_t out, int64_t in, std::optional<Nf4Statistics> quantize) {
+  LlamaLinearWeight w;
+  w.out = out;
+  w.in = in;
+  if (!quantize.has_value()) {
+    ASSIGN_OR_RETURN(w.dense, Upload(hf, backend, name, out * in));
+    return w;
   }
-  return *this;
+  ASSIGN_OR_RETURN(TensorView view, hf.weights->Get(name));
+  ASSIGN_OR_RETURN(std::vector<float> values, ToF32(view));
+  if (static_cast<int64_t>(values.size()) != out * in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": ", values.size(), " elements, the config implies ", out * in));
+  }
+  ASSIGN_OR_RETURN_CONTEXT(Nf4Tensor nf4, QuantizeNf4(values, *quantize), name);
+  ASSIGN_OR_RETURN(std::vector<float> absmax, Nf4BlockAbsmax(nf4));
+  ASSIGN_OR_RETURN(w.nf4_packed, DeviceBytes::Create(backend, static_cast<int64_t>(nf4.packed.size())));
+  RETURN_IF_ERROR(backend->CopyToDevice(w.nf4_packed.data(), nf4.packed.data(), w.nf4_packed.size()));
+  ASSIGN_OR_RETURN(w.nf4_absmax, DeviceBuffer::Create(backend, static_cast<int64_t>(absmax.size())));
+  RETURN_IF_ERROR(backend->CopyToDevice(w.nf4_absmax.data(), absmax.data(), w.nf4_absmax.size() * 4));
+  return w;
 }
 
-DeviceBuffer::~DeviceBuffer() {
-  if (data_ != nullptr) backend_->Free(data_).IgnoreError();
-}
+}  // namespace
 
 LlamaModel::LlamaModel(Backend* backend, LlamaConfig config) : backend_(backend), config_(std::move(config)) {}
 
 LlamaModel::~LlamaModel() = default;
 
-absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const HfModel& hf, Backend* backend) {
+absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const HfModel& hf, Backend* backend,
+                                                              const LlamaLoadOptions& options) {
   const LlamaConfig& c = hf.config;
   if (c.o_proj_bias || c.mlp_bias) {
     return absl::UnimplementedError("o_proj and mlp biases (attention_bias / mlp_bias) are not supported yet");
   }
   auto model = std::unique_ptr<LlamaModel>(new LlamaModel(backend, c));
+  model->quantized_ = options.quantize.has_value();
+  const auto linear = [&](const std::string& name, int64_t out, int64_t in) {
+    return UploadLinear(hf, backend, name, out, in, options.quantize);
+  };
   const int64_t C = c.hidden_size, V = c.vocab_size, I = c.intermediate_size, Dq = c.q_dim(), Dkv = c.kv_dim();
   ASSIGN_OR_RETURN(model->embed_, Upload(hf, backend, "model.embed_tokens.weight", V * C));
   if (!c.tie_word_embeddings) {
@@ -87,23 +95,32 @@ absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const HfModel& hf, 
     const std::string p = absl::StrCat("model.layers.", l, ".");
     LlamaLayerWeights w;
     ASSIGN_OR_RETURN(w.input_norm, Upload(hf, backend, p + "input_layernorm.weight", C));
-    ASSIGN_OR_RETURN(w.wq, Upload(hf, backend, p + "self_attn.q_proj.weight", Dq * C));
-    ASSIGN_OR_RETURN(w.wk, Upload(hf, backend, p + "self_attn.k_proj.weight", Dkv * C));
-    ASSIGN_OR_RETURN(w.wv, Upload(hf, backend, p + "self_attn.v_proj.weight", Dkv * C));
+    ASSIGN_OR_RETURN(w.wq, linear(p + "self_attn.q_proj.weight", Dq, C));
+    ASSIGN_OR_RETURN(w.wk, linear(p + "self_attn.k_proj.weight", Dkv, C));
+    ASSIGN_OR_RETURN(w.wv, linear(p + "self_attn.v_proj.weight", Dkv, C));
     if (c.qkv_bias) {
       ASSIGN_OR_RETURN(w.bq, Upload(hf, backend, p + "self_attn.q_proj.bias", Dq));
       ASSIGN_OR_RETURN(w.bk, Upload(hf, backend, p + "self_attn.k_proj.bias", Dkv));
       ASSIGN_OR_RETURN(w.bv, Upload(hf, backend, p + "self_attn.v_proj.bias", Dkv));
     }
-    ASSIGN_OR_RETURN(w.wo, Upload(hf, backend, p + "self_attn.o_proj.weight", C * Dq));
+    ASSIGN_OR_RETURN(w.wo, linear(p + "self_attn.o_proj.weight", C, Dq));
     ASSIGN_OR_RETURN(w.post_norm, Upload(hf, backend, p + "post_attention_layernorm.weight", C));
-    ASSIGN_OR_RETURN(w.w_gate, Upload(hf, backend, p + "mlp.gate_proj.weight", I * C));
-    ASSIGN_OR_RETURN(w.w_up, Upload(hf, backend, p + "mlp.up_proj.weight", I * C));
-    ASSIGN_OR_RETURN(w.w_down, Upload(hf, backend, p + "mlp.down_proj.weight", C * I));
+    ASSIGN_OR_RETURN(w.w_gate, linear(p + "mlp.gate_proj.weight", I, C));
+    ASSIGN_OR_RETURN(w.w_up, linear(p + "mlp.up_proj.weight", I, C));
+    ASSIGN_OR_RETURN(w.w_down, linear(p + "mlp.down_proj.weight", C, I));
     model->layers_.push_back(std::move(w));
   }
   ASSIGN_OR_RETURN(model->inv_freq_, ComputeRopeInvFreq(c.head_dim, c.rope_theta, ToFreqScaling(c.rope_scaling)));
   return model;
+}
+
+int64_t LlamaModel::WeightBytes() const {
+  int64_t bytes = (embed_.size() + lm_head_.size() + final_norm_.size()) * 4;
+  for (const LlamaLayerWeights& w : layers_) {
+    bytes += (w.input_norm.size() + w.post_norm.size() + w.bq.size() + w.bk.size() + w.bv.size()) * 4;
+    for (const LlamaLinearWeight* p : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) bytes += p->bytes();
+  }
+  return bytes;
 }
 
 }  // namespace ftd

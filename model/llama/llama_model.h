@@ -9,46 +9,96 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "kernels/kernels.h"
+#include "kernels/nf4_weight.h"
 #include "model/hf_model.h"
 #include "model/model_config.h"
 #include "model/peft_adapter.h"
+#include "model/quant/nf4.h"
 
 namespace ftd {
 
-// A buffer of floats on a backend, freed with the object. Move-only.
-class DeviceBuffer {
+// An array of T on a backend, freed with the object. Move-only.
+template <typename T>
+class DeviceArray {
  public:
-  DeviceBuffer() = default;
-  static absl::StatusOr<DeviceBuffer> Create(Backend* backend, int64_t elements);
-  DeviceBuffer(DeviceBuffer&& other) noexcept;
-  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer();
+  DeviceArray() = default;
+  static absl::StatusOr<DeviceArray> Create(Backend* backend, int64_t elements) {
+    DeviceArray array;
+    absl::StatusOr<void*> ptr = backend->Allocate(elements * static_cast<int64_t>(sizeof(T)));
+    if (!ptr.ok()) return ptr.status();
+    array.backend_ = backend;
+    array.data_ = static_cast<T*>(*ptr);
+    array.elements_ = elements;
+    return array;
+  }
+  DeviceArray(DeviceArray&& other) noexcept { *this = std::move(other); }
+  DeviceArray& operator=(DeviceArray&& other) noexcept {
+    if (this != &other) {
+      Release();
+      backend_ = std::exchange(other.backend_, nullptr);
+      data_ = std::exchange(other.data_, nullptr);
+      elements_ = std::exchange(other.elements_, 0);
+    }
+    return *this;
+  }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  ~DeviceArray() { Release(); }
 
-  float* data() const { return data_; }
+  T* data() const { return data_; }
   int64_t size() const { return elements_; }
 
  private:
+  void Release() {
+    if (data_ != nullptr) backend_->Free(data_).IgnoreError();
+  }
   Backend* backend_ = nullptr;
-  float* data_ = nullptr;
+  T* data_ = nullptr;
   int64_t elements_ = 0;
+};
+using DeviceBuffer = DeviceArray<float>;
+using DeviceBytes = DeviceArray<uint8_t>;
+
+// What the matmul of a projection reads: W (out, in) in fp32, or NF4-coded (nf4_weight.h) when dense is null.
+struct LlamaWeightView {
+  const float* dense = nullptr;
+  Nf4Weight nf4;
+};
+
+// A projection's weight W (out, in), row-major as in the HF state dict: fp32 (trainable), or NF4 (QLoRA's frozen
+// 4-bit base: the packed codes and each 64-value block's fp32 absmax, double-quantised statistics restored at
+// load).
+struct LlamaLinearWeight {
+  DeviceBuffer dense;       // (out * in); empty when quantised
+  DeviceBytes nf4_packed;   // (ceil(out * in / 2)); empty unless quantised
+  DeviceBuffer nf4_absmax;  // (ceil(out * in / 64))
+  int64_t out = 0;
+  int64_t in = 0;
+
+  bool quantized() const { return nf4_packed.data() != nullptr; }
+  LlamaWeightView view() const {
+    if (!quantized()) return {dense.data(), {}};
+    return {nullptr, {nf4_packed.data(), nf4_absmax.data(), out, in}};
+  }
+  // Bytes held on the backend.
+  int64_t bytes() const { return dense.size() * 4 + nf4_packed.size() + nf4_absmax.size() * 4; }
 };
 
 // One decoder layer's weights, (out, in) row-major as in the HF state dict.
 struct LlamaLayerWeights {
   DeviceBuffer input_norm;  // (C)
-  DeviceBuffer wq, wk, wv;  // (Dq, C), (Dkv, C), (Dkv, C)
-  DeviceBuffer bq, bk, bv;  // (Dq), (Dkv), (Dkv); empty unless config.qkv_bias
-  DeviceBuffer wo;          // (C, Dq)
-  DeviceBuffer post_norm;   // (C)
-  DeviceBuffer w_gate, w_up;  // (I, C)
-  DeviceBuffer w_down;        // (C, I)
+  LlamaLinearWeight wq, wk, wv;  // (Dq, C), (Dkv, C), (Dkv, C)
+  DeviceBuffer bq, bk, bv;       // (Dq), (Dkv), (Dkv); empty unless config.qkv_bias
+  LlamaLinearWeight wo;          // (C, Dq)
+  DeviceBuffer post_norm;        // (C)
+  LlamaLinearWeight w_gate, w_up;  // (I, C)
+  LlamaLinearWeight w_down;        // (C, I)
 };
 
 // The projections of a decoder layer, in LlamaLinearModules() order; LoRA adapts any of them.
@@ -165,21 +215,34 @@ class LlamaKvCache {
 };
 // ---- end of KV-cache decoding ----
 
+// How LlamaModel::Load holds the projection weights (q/k/v/o, gate/up/down of every layer; embeddings, norms and
+// lm_head are always fp32, as in QLoRA).
+struct LlamaLoadOptions {
+  // NF4-quantise them at load (QLoRA), with this absmax form. Unset: fp32, unless the directory itself is
+  // NF4-quantised (bitsandbytes 4-bit, HfModel::quantization), whose codes are then used as stored.
+  std::optional<Nf4Statistics> quantize;
+};
+
 // Load, then optionally AttachLora; Forward and ForwardBackward are not thread-safe: they reuse activation
 // buffers planned for the largest (batch, seq) seen so far and reused by any smaller shape.
 class LlamaModel {
  public:
   ~LlamaModel();
-  // Copies the weights of `hf` (any floating dtype on disk) to `backend` as fp32. UNIMPLEMENTED for config
-  // features the forward pass does not handle (o_proj / mlp biases).
-  static absl::StatusOr<std::unique_ptr<LlamaModel>> Load(const HfModel& hf, Backend* backend);
+  // Copies the weights of `hf` (any floating dtype on disk) to `backend` as fp32, the projections NF4-coded
+  // as `options` says. UNIMPLEMENTED for config features the forward pass does not handle (o_proj / mlp biases).
+  static absl::StatusOr<std::unique_ptr<LlamaModel>> Load(const HfModel& hf, Backend* backend,
+                                                          const LlamaLoadOptions& options = {});
 
   const LlamaConfig& config() const { return config_; }
   Backend* backend() const { return backend_; }
+  // Whether the projection weights are NF4 (QLoRA's frozen base): only an adapter trains then.
+  bool quantized() const { return quantized_; }
+  // Bytes of the model's own weights on the backend (not the adapter's, gradients or activations).
+  int64_t WeightBytes() const;
 
   // The parameter `name` on the backend, for the optimiser: a HF state-dict name ("model.norm.weight"), or a
   // PEFT key name of the attached adapter (...q_proj.lora_A.weight). Tied models have no "lm_head.weight".
-  // NOT_FOUND for any other name.
+  // NOT_FOUND for any other name, FAILED_PRECONDITION for an NF4-coded projection weight (it has no fp32 form).
   absl::StatusOr<DeviceBuffer*> Parameter(const std::string& name);
 
   // ids (batch, seq) host, row-major -> logits (batch, seq, vocab) host. Positions are 0..seq-1 per row, one
@@ -200,7 +263,7 @@ class LlamaModel {
   void SetLoraDropoutRng(const LoraDropoutRng& rng) { dropout_rng_ = rng; }
   const LoraDropoutRng& lora_dropout_rng() const { return dropout_rng_; }
 
-  // Zeroed gradients for `mode` (kLora: FAILED_PRECONDITION without an attached adapter).
+  // Zeroed gradients for `mode` (kLora: FAILED_PRECONDITION without an attached adapter; kFull: when quantized()).
   absl::StatusOr<LlamaGradients> NewGradients(TrainMode mode) const;
 
   // One training step's forward and backward on ids and labels (batch, seq) host, row-major, as HF's
@@ -246,11 +309,12 @@ class LlamaModel {
   absl::Status RunBackward(LlamaGradients& grads);
 
   // y (n, out) = x (n, in) @ w^T (out, in) [+ bias (out)] [+ LoRA, saving xa (n, r)].
-  absl::Status LinearForward(const float* x, const DeviceBuffer& w, const DeviceBuffer& bias,
+  absl::Status LinearForward(const float* x, LlamaWeightView w, const DeviceBuffer& bias,
                              const LlamaLoraModule& lora, float* xa, int64_t n, int64_t in, int64_t out, float* y);
   // The gradients of LinearForward: dy (n, out) -> dx (n, in) overwritten or accumulated per dx_mode (null: not
-  // wanted); dw, dbias and the LoRA grads (looked up in grads) added into when wanted (non-null).
-  absl::Status LinearBackward(const float* x, const DeviceBuffer& w, const LlamaLoraModule& lora, const float* xa,
+  // wanted); dw (which an NF4 weight never has), dbias and the LoRA grads (looked up in grads) added into when
+  // wanted (non-null).
+  absl::Status LinearBackward(const float* x, LlamaWeightView w, const LlamaLoraModule& lora, const float* xa,
                               const float* dy, int64_t n, int64_t in, int64_t out, float* dx, GradMode dx_mode,
                               float* dw, float* dbias, const LlamaGradients& grads);
   // What a LoRA branch reads: x_d = x * keep_mask under dropout, else x_d = x and keep_mask null.
@@ -272,6 +336,7 @@ class LlamaModel {
   DeviceBuffer final_norm_;  // (C)
   std::vector<LlamaLayerWeights> layers_;
   std::vector<float> inv_freq_;  // (D/2) host
+  bool quantized_ = false;
   bool has_lora_ = false;
   std::vector<std::array<LlamaLoraModule, kNumLlamaProjs>> lora_;  // per layer, indexed by LlamaProj
   LoraDropoutRng dropout_rng_;

@@ -34,16 +34,21 @@ absl::StatusOr<DeviceBuffer*> LlamaModel::Parameter(const std::string& name) {
         layer < static_cast<int64_t>(layers_.size())) {
       rest.remove_prefix(dot + 1);
       LlamaLayerWeights& w = layers_[static_cast<size_t>(layer)];
+      LlamaLinearWeight* proj = nullptr;
+      if (rest == "self_attn.q_proj.weight") proj = &w.wq;
+      else if (rest == "self_attn.k_proj.weight") proj = &w.wk;
+      else if (rest == "self_attn.v_proj.weight") proj = &w.wv;
+      else if (rest == "self_attn.o_proj.weight") proj = &w.wo;
+      else if (rest == "mlp.gate_proj.weight") proj = &w.w_gate;
+      else if (rest == "mlp.up_proj.weight") proj = &w.w_up;
+      else if (rest == "mlp.down_proj.weight") proj = &w.w_down;
+      if (proj != nullptr && proj->quantized()) {
+        return absl::FailedPreconditionError(absl::StrCat(name, " is NF4-quantised: it has no fp32 parameter"));
+      }
+      if (proj != nullptr) return &proj->dense;
       DeviceBuffer* found = nullptr;
       if (rest == "input_layernorm.weight") found = &w.input_norm;
       else if (rest == "post_attention_layernorm.weight") found = &w.post_norm;
-      else if (rest == "self_attn.q_proj.weight") found = &w.wq;
-      else if (rest == "self_attn.k_proj.weight") found = &w.wk;
-      else if (rest == "self_attn.v_proj.weight") found = &w.wv;
-      else if (rest == "self_attn.o_proj.weight") found = &w.wo;
-      else if (rest == "mlp.gate_proj.weight") found = &w.w_gate;
-      else if (rest == "mlp.up_proj.weight") found = &w.w_up;
-      else if (rest == "mlp.down_proj.weight") found = &w.w_down;
       else if (config_.qkv_bias && rest == "self_attn.q_proj.bias") found = &w.bq;
       else if (config_.qkv_bias && rest == "self_attn.k_proj.bias") found = &w.bk;
       else if (config_.qkv_bias && rest == "self_attn.v_proj.bias") found = &w.bv;
