@@ -1,6 +1,7 @@
-// ftctl's CLI11 app: subcommand groups `model` (inspect, tokenize, import-llama2c, init) and `adapter` (init, merge),
-// plus the job commands that AddJobCommands registers in service builds (job_cli.cc). Flags live in these two CLI
-// files only; commands are flag-free functions in model_commands.h / adapter_commands.h / job_commands.h.
+// ftctl's CLI11 app: subcommand groups `model` (inspect, tokenize, import-llama2c, init, quantize) and `adapter`
+// (init, merge), plus the job commands that AddJobCommands registers in service builds (job_cli.cc). Flags live in
+// these two CLI files only; commands are flag-free functions in model_commands.h / adapter_commands.h /
+// job_commands.h.
 #include "cli/ftctl_cli.h"
 
 #include <iostream>
@@ -57,6 +58,14 @@ int RunFtctl(int argc, char** argv) {
   init->add_option("--seed", seed, "Random seed");
   init->add_option("out", out_dir, "Output model directory")->required();
 
+  bool no_double_quant = false;
+  CLI::App* quantize = model->add_subcommand(
+      "quantize", "Write the bitsandbytes 4-bit NF4 directory transformers saves for a model (QLoRA base)");
+  quantize->add_option("dir", dir, "Unquantised Hugging Face model directory")->required();
+  quantize->add_option("out", out_dir, "Output (quantised) model directory")->required();
+  quantize->add_flag("--no-double-quant", no_double_quant,
+                     "One fp32 absmax per 64 values (default: the absmax 8-bit quantised, as QLoRA)");
+
   CLI::App* adapter = app.add_subcommand("adapter", "PEFT LoRA adapter utilities");
   adapter->require_subcommand(1);
   std::string base, adapter_dir;
@@ -100,6 +109,9 @@ int RunFtctl(int argc, char** argv) {
     status = ModelImportLlama2c(checkpoint, tokenizer, out_dir, std::cout);
   } else if (*init) {
     status = ModelInit(config, tokenizer_dir, seed, out_dir, std::cout);
+  } else if (*quantize) {
+    status = ModelQuantize(dir, out_dir, no_double_quant ? Nf4Statistics::kFp32Absmax : Nf4Statistics::kDoubleQuant,
+                           std::cout);
   } else if (*adapter_init) {
     if (target_modules == "all-linear") {
       lora.all_linear = true;

@@ -1,4 +1,5 @@
-// ftctl model inspect / tokenize / import-llama2c / init over ftd_model_io (model/*.h).
+// ftctl model inspect / tokenize / import-llama2c / init / quantize over ftd_model_io (model/*.h) and
+// ftd_nf4_model (model/quant/nf4_model.h).
 #include "cli/model_commands.h"
 
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "model/llama2c_import.h"
 #include "model/model_config.h"
 #include "model/model_init.h"
+#include "model/quant/nf4_model.h"
 #include "model/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
 
@@ -50,6 +52,17 @@ json TokenizerSummary(const std::string& dir) {
   return j;
 }
 
+// Bytes on disk of quantised weight `name` in `model`: the packed codes and every `name.*` part beside them.
+absl::StatusOr<int64_t> QuantizedWeightBytes(const HfModel& model, const std::string& name) {
+  int64_t bytes = 0;
+  for (const std::string& tensor : model.weights->names()) {
+    if (tensor != name && tensor.rfind(name + ".", 0) != 0) continue;
+    ASSIGN_OR_RETURN(TensorView t, model.weights->Get(tensor));
+    bytes += static_cast<int64_t>(t.data.size());
+  }
+  return bytes;
+}
+
 std::string HumanCount(int64_t n) {
   if (n >= 1000000000) return absl::StrFormat("%.2fB", n / 1e9);
   if (n >= 1000000) return absl::StrFormat("%.2fM", n / 1e6);
@@ -77,7 +90,13 @@ void PrintTable(const json& j, std::ostream& out) {
       << ")\n";
   out << "dtype          config " << c["dtype"].get<std::string>() << ", on disk";
   for (const auto& [dtype, n] : j["dtypes_on_disk"].items()) out << " " << dtype << " x" << n.get<int64_t>();
-  out << "\nfiles\n";
+  out << "\n";
+  if (!j["quantization"].is_null()) {
+    out << "quantization   bitsandbytes 4-bit NF4, "
+        << (j["quantization"]["double_quant"].get<bool>() ? "double quantisation (8-bit absmax)" : "fp32 absmax")
+        << ", " << j["quantization"]["quantized_weights"].get<int64_t>() << " weights\n";
+  }
+  out << "files\n";
   for (const auto& [name, size] : j["files"].items()) {
     out << absl::StrFormat("  %-36s %14d bytes\n", name, size.get<int64_t>());
   }
@@ -120,12 +139,32 @@ absl::Status ModelInspect(const std::string& dir, OutputFormat format, std::ostr
                  {"dtype", TorchDTypeName(c.dtype)}};
   j["parameters"] = {{"embed", p.embed}, {"attention", p.attention}, {"mlp", p.mlp},
                      {"norm", p.norm},   {"lm_head", p.lm_head},     {"total", p.total()}};
+  // In a quantised directory a packed weight counts its unpacked parameters, and its state tensors
+  // (W.absmax, W.quant_map, ...) count none.
+  std::map<std::string, std::vector<int64_t>> quantized;  // Name -> unpacked shape.
+  if (model.quantization.has_value()) {
+    for (const HfTensorSpec& spec : LlamaTensorSpecs(c)) {
+      if (IsNf4QuantizedTensor(spec)) quantized[spec.name] = spec.shape;
+    }
+  }
   std::map<std::string, int64_t> dtypes;
   int64_t on_disk = 0;
   for (const std::string& name : model.weights->names()) {
     ASSIGN_OR_RETURN(TensorView t, model.weights->Get(name));
     ++dtypes[std::string(DTypeName(t.dtype))];
-    on_disk += NumElements(t.shape);
+    const size_t dot = name.rfind(".weight.");
+    if (auto q = quantized.find(name); q != quantized.end()) {
+      on_disk += NumElements(q->second);
+    } else if (dot == std::string::npos || !quantized.contains(name.substr(0, dot + 7))) {
+      on_disk += NumElements(t.shape);
+    }
+  }
+  j["quantization"] = nullptr;
+  if (model.quantization.has_value()) {
+    j["quantization"] = {{"method", "bitsandbytes"},
+                         {"quant_type", "nf4"},
+                         {"double_quant", model.quantization->double_quant},
+                         {"quantized_weights", quantized.size()}};
   }
   j["parameters_on_disk"] = on_disk;
   j["dtypes_on_disk"] = dtypes;
@@ -182,6 +221,31 @@ absl::Status ModelInit(const std::string& config_path, const std::string& tokeni
   ASSIGN_OR_RETURN(LlamaConfig config, LoadLlamaConfig(out_dir + "/config.json"));
   out << "initialised " << config.architecture << " with " << CountParameters(config).total()
       << " parameters (seed " << seed << ") in " << out_dir << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status ModelQuantize(const std::string& dir, const std::string& out_dir, Nf4Statistics statistics,
+                           std::ostream& out) {
+  ASSIGN_OR_RETURN(HfModel source, LoadHfModel(dir));
+  RETURN_IF_ERROR(WriteNf4Model(source, out_dir, statistics));
+  ASSIGN_OR_RETURN(HfModel written, LoadHfModel(out_dir));
+  int64_t weights = 0, before = 0, after = 0;
+  for (const HfTensorSpec& spec : LlamaTensorSpecs(source.config)) {
+    if (!IsNf4QuantizedTensor(spec)) continue;
+    ASSIGN_OR_RETURN(TensorView t, source.weights->Get(spec.name));
+    before += static_cast<int64_t>(t.data.size());
+    ASSIGN_OR_RETURN(int64_t bytes, QuantizedWeightBytes(written, spec.name));
+    after += bytes;
+    ++weights;
+  }
+  const bool double_quant = statistics == Nf4Statistics::kDoubleQuant;
+  out << "quantised " << weights << " projection weights of " << dir << " to NF4 ("
+      << (double_quant ? "double quantisation" : "fp32 absmax") << ", blocks of " << kNf4BlockSize << ") into "
+      << out_dir << "\n";
+  out << absl::StrFormat("linear weights %d bytes -> %d bytes (ratio %.4f)\n", before, after,
+                         before > 0 ? static_cast<double>(after) / static_cast<double>(before) : 0.0);
+  out << absl::StrFormat("all weights    %d bytes -> %d bytes\n", source.weights->total_bytes(),
+                         written.weights->total_bytes());
   return absl::OkStatus();
 }
 

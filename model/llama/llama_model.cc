@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "model/llama/llama_activations.h"
+#include "model/quant/nf4_model.h"
 #include "kernels/rope_tables.h"
 
 namespace ftd {
@@ -43,7 +44,22 @@ absl::StatusOr<DeviceBuffer> Upload(const HfModel& hf, Backend* backend, const s
   return buffer;
 }
 
-// A projection weight of `hf` (shape (out, in)) on the backend: fp32, or NF4-coded with `quantize`'s statistics.
+// The NF4 state of projection `name` of `hf`: as stored in a bitsandbytes 4-bit directory, else quantised now.
+absl::StatusOr<Nf4Tensor> Nf4Projection(const HfModel& hf, const std::string& name, int64_t out, int64_t in,
+                                        Nf4Statistics statistics) {
+  if (hf.quantization.has_value()) return ReadNf4Weight(hf, name, {out, in});
+  ASSIGN_OR_RETURN(TensorView view, hf.weights->Get(name));
+  ASSIGN_OR_RETURN(std::vector<float> values, ToF32(view));
+  if (static_cast<int64_t>(values.size()) != out * in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": ", values.size(), " elements, the config implies ", out * in));
+  }
+  ASSIGN_OR_RETURN_CONTEXT(Nf4Tensor nf4, QuantizeNf4(values, statistics), name);
+  return nf4;
+}
+
+// A projection weight of `hf` (shape (out, in)) on the backend: fp32, or NF4-coded (`quantize`'s statistics, or
+// a quantised directory's own codes).
 absl::StatusOr<LlamaLinearWeight> UploadLinear(const HfModel& hf, Backend* backend, const std::string& name,
                                                int64_t out, int64_t in, std::optional<Nf4Statistics> quantize) {
   LlamaLinearWeight w;
@@ -53,13 +69,7 @@ absl::StatusOr<LlamaLinearWeight> UploadLinear(const HfModel& hf, Backend* backe
     ASSIGN_OR_RETURN(w.dense, Upload(hf, backend, name, out * in));
     return w;
   }
-  ASSIGN_OR_RETURN(TensorView view, hf.weights->Get(name));
-  ASSIGN_OR_RETURN(std::vector<float> values, ToF32(view));
-  if (static_cast<int64_t>(values.size()) != out * in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": ", values.size(), " elements, the config implies ", out * in));
-  }
-  ASSIGN_OR_RETURN_CONTEXT(Nf4Tensor nf4, QuantizeNf4(values, *quantize), name);
+  ASSIGN_OR_RETURN(const Nf4Tensor nf4, Nf4Projection(hf, name, out, in, *quantize));
   ASSIGN_OR_RETURN(std::vector<float> absmax, Nf4BlockAbsmax(nf4));
   ASSIGN_OR_RETURN(w.nf4_packed, DeviceBytes::Create(backend, static_cast<int64_t>(nf4.packed.size())));
   RETURN_IF_ERROR(backend->CopyToDevice(w.nf4_packed.data(), nf4.packed.data(), w.nf4_packed.size()));
@@ -81,9 +91,14 @@ absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const HfModel& hf, 
     return absl::UnimplementedError("o_proj and mlp biases (attention_bias / mlp_bias) are not supported yet");
   }
   auto model = std::unique_ptr<LlamaModel>(new LlamaModel(backend, c));
-  model->quantized_ = options.quantize.has_value();
+  // A quantised directory's projections are NF4 whatever the options say (its own statistics are kept).
+  std::optional<Nf4Statistics> quantize = options.quantize;
+  if (hf.quantization.has_value()) {
+    quantize = hf.quantization->double_quant ? Nf4Statistics::kDoubleQuant : Nf4Statistics::kFp32Absmax;
+  }
+  model->quantized_ = quantize.has_value();
   const auto linear = [&](const std::string& name, int64_t out, int64_t in) {
-    return UploadLinear(hf, backend, name, out, in, options.quantize);
+    return UploadLinear(hf, backend, name, out, in, quantize);
   };
   const int64_t C = c.hidden_size, V = c.vocab_size, I = c.intermediate_size, Dq = c.q_dim(), Dkv = c.kv_dim();
   ASSIGN_OR_RETURN(model->embed_, Upload(hf, backend, "model.embed_tokens.weight", V * C));

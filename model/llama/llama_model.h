@@ -218,8 +218,8 @@ class LlamaKvCache {
 // How LlamaModel::Load holds the projection weights (q/k/v/o, gate/up/down of every layer; embeddings, norms and
 // lm_head are always fp32, as in QLoRA).
 struct LlamaLoadOptions {
-  // NF4-quantise them at load (QLoRA), with this absmax form. Unset: fp32, unless the directory itself is
-  // NF4-quantised (bitsandbytes 4-bit, HfModel::quantization), whose codes are then used as stored.
+  // NF4-quantise them at load (QLoRA), with this absmax form. Unset: fp32. A directory that is itself
+  // NF4-quantised (bitsandbytes 4-bit, HfModel::quantization) is always loaded with its codes as stored.
   std::optional<Nf4Statistics> quantize;
 };
 

@@ -205,8 +205,11 @@ TEST(TrainConfigTest, BadValuesNameTheKey) {
        "rehearsal.ratio: must be in [0, 1)"},
       {"rehearsal: {path: g.txt, mix: 0.2}\n", absl::StatusCode::kInvalidArgument, "rehearsal.mix: unknown key"},
       {"rehearsal: g.txt\n", absl::StatusCode::kInvalidArgument, "rehearsal: expected a mapping {path, ratio}"},
+      {"bnb_4bit_use_double_quant: true\n", absl::StatusCode::kInvalidArgument,
+       "bnb_4bit_use_double_quant: only applies to method qlora, got method lora"},
+      {"method: qlora\nbnb_4bit_use_double_quant: perhaps\n", absl::StatusCode::kInvalidArgument,
+       "bnb_4bit_use_double_quant: expected true or false"},
       // Job-spec features the standalone trainer does not run yet: refused, not silently dropped.
-      {"method: qlora\n", absl::StatusCode::kUnimplemented, "method: qlora"},
       {"sample_packing: 2\n", absl::StatusCode::kInvalidArgument, "sample_packing: expected true or false"},
       {"val_set_size: 1\n", absl::StatusCode::kInvalidArgument, "val_set_size: must be in [0, 1)"},
       {"eval_steps: 0\n", absl::StatusCode::kInvalidArgument, "eval_steps: must be >= 1"},
@@ -241,15 +244,26 @@ TEST(TrainConfigTest, MissingRequiredKeysAndBadYaml) {
   EXPECT_NE(bad.message().find("not valid YAML"), absl::string_view::npos) << bad;
 }
 
-TEST(TrainConfigTest, TheFullJobSpecExampleIsReadUpToItsFirstUnsupportedFeature) {
-  // tests/common/testdata/full.yaml sets every job-spec key: each is known here (none is "unknown key"); its qlora
-  // method is the first thing the standalone trainer refuses.
+TEST(TrainConfigTest, TheFullJobSpecExampleIsRead) {
+  // tests/common/testdata/full.yaml sets every job-spec key to a value other than its default.
   absl::StatusOr<std::string> yaml =
       ReadFileToString(std::string(FTD_SOURCE_DIR) + "/tests/common/testdata/full.yaml");
   ASSERT_TRUE(yaml.ok()) << yaml.status();
-  const absl::Status status = ParseTrainConfigYaml(*yaml, nullptr).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented) << status;
-  EXPECT_EQ(status.message().substr(0, 14), "method: qlora ") << status;
+  std::vector<std::string> ignored;
+  const absl::StatusOr<TrainConfig> config = ParseTrainConfigYaml(*yaml, &ignored);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->method, TrainMethod::kQlora);
+  EXPECT_FALSE(config->double_quant);
+  EXPECT_EQ(ignored, (std::vector<std::string>{"benchmarks", "max_restarts", "priority"}));
+}
+
+TEST(TrainConfigTest, QloraDoubleQuantisesByDefault) {
+  const absl::StatusOr<TrainConfig> config = ParseTrainConfigYaml(std::string(kMinimal) + "method: qlora\n", nullptr);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->method, TrainMethod::kQlora);
+  EXPECT_TRUE(config->double_quant);
+  EXPECT_TRUE(TrainsAdapter(config->method));
+  EXPECT_STREQ(TrainMethodName(config->method), "qlora");
 }
 
 TEST(TrainConfigTest, EveryJobSpecKeyIsKnown) {

@@ -76,9 +76,9 @@ std::string TrainCheckpointName(int64_t step) { return absl::StrFormat("step-%08
 std::string TrainRunFingerprint(const TrainConfig& config, int64_t examples, int world_size) {
   json datasets = json::array();
   for (const TrainDataset& d : config.datasets) datasets.push_back({d.path, static_cast<int>(d.format)});
-  const json fingerprint = {
+  json fingerprint = {
       {"base_model", config.base_model},
-      {"method", config.method == TrainMethod::kLora ? "lora" : "full"},
+      {"method", TrainMethodName(config.method)},
       {"lora_r", config.lora.r},
       {"lora_alpha", config.lora.lora_alpha},
       {"lora_dropout", config.lora.lora_dropout},
@@ -105,6 +105,7 @@ std::string TrainRunFingerprint(const TrainConfig& config, int64_t examples, int
       {"seed", config.seed},
       {"world_size", world_size},
   };
+  if (config.method == TrainMethod::kQlora) fingerprint["bnb_4bit_use_double_quant"] = config.double_quant;
   return fingerprint.dump();
 }
 

@@ -18,8 +18,7 @@ namespace ftd {
 namespace {
 
 // What ParseTrainConfigYaml does with a key it does not turn into a TrainConfig field.
-constexpr absl::string_view kIgnoredKeys[] = {"bnb_4bit_use_double_quant", "benchmarks", "max_restarts",
-                                              "priority"};
+constexpr absl::string_view kIgnoredKeys[] = {"benchmarks", "max_restarts", "priority"};
 
 absl::Status KeyError(absl::string_view key, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(key, ": ", reason));
@@ -208,8 +207,11 @@ const std::map<std::string, KeyReader>& Readers() {
        }},
       {"method", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
          ASSIGN_OR_RETURN(std::string m, ReadChoice(n, "method", {"lora", "qlora", "full"}));
-         if (m == "qlora") return NotYet("method", "qlora (NF4 base weights)");
-         c.method = m == "full" ? TrainMethod::kFull : TrainMethod::kLora;
+         c.method = m == "full" ? TrainMethod::kFull : m == "qlora" ? TrainMethod::kQlora : TrainMethod::kLora;
+         return absl::OkStatus();
+       }},
+      {"bnb_4bit_use_double_quant", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
+         ASSIGN_OR_RETURN(c.double_quant, ReadBool(n, "bnb_4bit_use_double_quant"));
          return absl::OkStatus();
        }},
       {"lora_r", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
@@ -344,6 +346,15 @@ LoraConfig TrainConfig::DefaultJobLoraConfig() {
   return lora;
 }
 
+const char* TrainMethodName(TrainMethod method) {
+  switch (method) {
+    case TrainMethod::kLora: return "lora";
+    case TrainMethod::kQlora: return "qlora";
+    case TrainMethod::kFull: return "full";
+  }
+  return "unknown";
+}
+
 const std::vector<std::string>& JobSpecKeys() {
   static const auto* keys = new std::vector<std::string>{
       "name", "base_model", "method", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora",
@@ -376,6 +387,10 @@ absl::StatusOr<TrainConfig> ParseTrainConfigYaml(absl::string_view yaml_text, st
     } else {
       return KeyError(key, "unknown key (see proto/ftd/v1/job_spec.proto for the job-spec keys)");
     }
+  }
+  if (root["bnb_4bit_use_double_quant"] && config.method != TrainMethod::kQlora) {
+    return KeyError("bnb_4bit_use_double_quant",
+                    absl::StrCat("only applies to method qlora, got method ", TrainMethodName(config.method)));
   }
   if (config.base_model.empty()) return KeyError("base_model", "is required");
   if (config.datasets.empty()) return KeyError("datasets", "is required");

@@ -18,7 +18,12 @@
 
 namespace ftd {
 
-enum class TrainMethod { kLora, kFull };
+// kQlora: LoRA over the base's projections NF4-quantised at load (or as stored, for a bitsandbytes 4-bit base).
+enum class TrainMethod { kLora, kQlora, kFull };
+
+// Whether `method` trains an adapter (lora, qlora) rather than every weight (full); "lora" | "qlora" | "full".
+inline bool TrainsAdapter(TrainMethod method) { return method != TrainMethod::kFull; }
+const char* TrainMethodName(TrainMethod method);
 
 struct TrainDataset {
   std::string path;  // JSONL.
@@ -44,6 +49,8 @@ struct TrainConfig {
   std::string base_model;  // Hugging Face model directory.
   TrainMethod method = TrainMethod::kLora;
   LoraConfig lora = DefaultJobLoraConfig();  // r 8, alpha 8, dropout 0, q_proj + v_proj, no rsLoRA.
+  // qlora: the absmax of the NF4 blocks double-quantised (bnb_4bit_use_double_quant, default true as in QLoRA).
+  bool double_quant = true;
   std::vector<TrainDataset> datasets;
   double val_set_size = 0;     // Fraction of the examples held out for the task validation loss, in [0, 1).
   std::optional<TrainRehearsal> rehearsal;

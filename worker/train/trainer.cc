@@ -321,17 +321,34 @@ absl::Status TrainingRun::Setup() {
     ASSIGN_OR_RETURN(policy_, EarlyStopPolicy::Create(early));
   }
 
-  ASSIGN_OR_RETURN_CONTEXT(model_, LlamaModel::Load(hf, options_.backend), "base_model");
+  LlamaLoadOptions load;
+  if (config_.method == TrainMethod::kQlora) {
+    load.quantize = config_.double_quant ? Nf4Statistics::kDoubleQuant : Nf4Statistics::kFp32Absmax;
+  }
+  if (hf.quantization.has_value()) {
+    // A bitsandbytes 4-bit base (ftctl model quantize): its codes are the base weights, so only qlora trains on
+    // it, with the statistics it was written with.
+    if (config_.method != TrainMethod::kQlora) {
+      return absl::InvalidArgumentError(absl::StrCat("base_model: ", config_.base_model,
+                                                     " is NF4-quantised (config.json quantization_config); method ",
+                                                     TrainMethodName(config_.method), " needs fp32 weights: use "
+                                                     "method qlora, or the unquantised model"));
+    }
+    if (hf.quantization->double_quant != config_.double_quant) {
+      Note(absl::StrCat("base_model is quantised with bnb_4bit_use_double_quant ",
+                        hf.quantization->double_quant ? "true" : "false", ": its stored codes are used"));
+    }
+  }
+  ASSIGN_OR_RETURN_CONTEXT(model_, LlamaModel::Load(hf, options_.backend, load), "base_model");
   const LlamaConfig model_config = hf.config;
   hf = HfModel();  // The weights are on the backend now: unmap the files.
-  if (config_.method == TrainMethod::kLora) {
+  if (TrainsAdapter(config_.method)) {
     LoraConfig lora = config_.lora;
     lora.base_model_name_or_path = config_.base_model;
     ASSIGN_OR_RETURN(adapter_, InitLoraAdapter(lora, model_config, config_.seed));
     RETURN_IF_ERROR(model_->AttachLora(adapter_));
   }
-  ASSIGN_OR_RETURN(grads_, model_->NewGradients(config_.method == TrainMethod::kLora ? TrainMode::kLora
-                                                                                      : TrainMode::kFull));
+  ASSIGN_OR_RETURN(grads_, model_->NewGradients(TrainsAdapter(config_.method) ? TrainMode::kLora : TrainMode::kFull));
   AdamWOptions adamw;
   adamw.weight_decay = config_.weight_decay;
   adamw.max_grad_norm = config_.max_grad_norm;
@@ -541,12 +558,12 @@ absl::Status TrainingRun::Export() {
                       " (task val loss ", summary_.best->task_val_loss, ", general ppl ",
                       summary_.best->general_ppl, ")"));
   }
-  if (config_.method == TrainMethod::kLora) {
+  if (TrainsAdapter(config_.method)) {
     RETURN_IF_ERROR_CONTEXT(WriteTrainedAdapter(*model_, adapter_, options_.output_dir), "writing the adapter");
   } else {
     RETURN_IF_ERROR_CONTEXT(WriteTrainedModel(*model_, config_.base_model, options_.output_dir), "writing the model");
   }
-  Note(absl::StrCat("wrote ", config_.method == TrainMethod::kLora ? "the PEFT adapter" : "the model", " to ",
+  Note(absl::StrCat("wrote ", TrainsAdapter(config_.method) ? "the PEFT adapter" : "the model", " to ",
                     options_.output_dir));
   return absl::OkStatus();
 }

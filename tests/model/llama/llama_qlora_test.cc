@@ -2,7 +2,7 @@
 // LoRA on a model whose projections ARE the dequantised weights (written to disk, loaded as fp32): loss, every
 // LoRA gradient, Forward's and Decode's logits within 1e-5, for tiny_llama and tiny_qwen2 (q/k/v bias, tied),
 // with and without double quantisation. Plus what a quantised model refuses (full fine-tuning, a projection as
-// a parameter) and the bytes it holds.
+// a parameter), the bytes it holds, and one step against PEFT on transformers' bitsandbytes 4-bit model.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -18,52 +18,14 @@
 #include "model/llama/llama_model.h"
 #include "model/peft_adapter.h"
 #include "model/quant/nf4.h"
+#include "model/safetensors.h"
+#include "nlohmann/json.hpp"
 #include "tests/testing/llama_fixtures.h"
+#include "tests/testing/nf4_dequantised.h"
 #include "tests/testing/temp_dir.h"
 
 namespace ftd {
 namespace {
-
-bool IsProjection(const HfTensorSpec& spec) {
-  return spec.kind == HfTensorKind::kLinear && spec.name != "lm_head.weight";
-}
-
-// The projections' bytes as fp32, and as NF4 in memory (packed codes, one fp32 absmax per 64 values:
-// double-quantised statistics are restored at load).
-struct ProjectionBytes {
-  int64_t fp32 = 0;
-  int64_t nf4 = 0;
-};
-
-// Writes `hf` to `dir` with every projection replaced by its NF4 round trip (dequantise(quantise(W))).
-ProjectionBytes WriteDequantisedCopy(const HfModel& hf, Nf4Statistics statistics, const std::string& dir) {
-  std::vector<std::vector<float>> values;
-  std::vector<std::pair<std::string, TensorView>> tensors;
-  const std::vector<HfTensorSpec> specs = LlamaTensorSpecs(hf.config);
-  values.reserve(specs.size());
-  ProjectionBytes bytes;
-  for (const HfTensorSpec& spec : specs) {
-    absl::StatusOr<std::vector<float>> v = ToF32(*hf.weights->Get(spec.name));
-    EXPECT_TRUE(v.ok()) << v.status();
-    if (IsProjection(spec)) {
-      absl::StatusOr<Nf4Tensor> q = QuantizeNf4(*v, statistics);
-      EXPECT_TRUE(q.ok()) << q.status();
-      EXPECT_TRUE(DequantizeNf4(*q, absl::MakeSpan(*v)).ok());
-      const int64_t n = static_cast<int64_t>(v->size());
-      bytes.fp32 += n * 4;
-      bytes.nf4 += (n + 1) / 2 + Nf4Blocks(n) * 4;
-    }
-    values.push_back(std::move(*v));
-    const absl::Span<const uint8_t> data(reinterpret_cast<const uint8_t*>(values.back().data()),
-                                         values.back().size() * 4);
-    tensors.emplace_back(spec.name, TensorView{DType::kF32, spec.shape, data});
-  }
-  absl::StatusOr<std::string> config = ReadFileToString(hf.dir + "/config.json");
-  EXPECT_TRUE(config.ok()) << config.status();
-  const absl::Status saved = SaveHfModel(dir, *config, tensors);
-  EXPECT_TRUE(saved.ok()) << saved;
-  return bytes;
-}
 
 double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
   EXPECT_EQ(a.size(), b.size());
@@ -89,7 +51,7 @@ Pair LoadPair(const std::string& model, Nf4Statistics statistics, const TempDir&
   if (!q.ok()) return pair;
   pair.qlora = std::move(*q);
   const std::string dir = tmp.file("dequantised");
-  pair.projection_bytes = WriteDequantisedCopy(*hf, statistics, dir);
+  pair.projection_bytes = WriteNf4DequantisedModel(*hf, statistics, dir);
   pair.lora = LoadCpuModel(dir);
   return pair;
 }
@@ -178,6 +140,46 @@ TEST_P(LlamaQloraTest, HoldsProjectionsAsNf4AndRefusesToTrainThem) {
   EXPECT_EQ(weight.status().code(), absl::StatusCode::kFailedPrecondition) << weight.status();
   EXPECT_TRUE(pair.qlora->Parameter("model.layers.0.input_layernorm.weight").ok());
   EXPECT_TRUE(pair.qlora->Parameter("model.embed_tokens.weight").ok());
+}
+
+// Against PEFT over transformers' bitsandbytes 4-bit model (tests/fixtures/gen_qlora.py): its saved 4-bit
+// directory loaded as stored, its lora_init attached, one step on its batch.
+TEST(LlamaQloraPeftTest, StepMatchesPeftOnBitsandbytes4Bit) {
+  const std::string dir = FixturePath("training/qlora_llama");
+  std::unique_ptr<LlamaModel> model = LoadCpuModel(dir + "/model");
+  ASSERT_NE(model, nullptr);
+  EXPECT_TRUE(model->quantized());
+  absl::StatusOr<LoraAdapter> adapter = ReadLoraAdapter(dir + "/lora_init");
+  ASSERT_TRUE(adapter.ok()) << adapter.status();
+  ASSERT_TRUE(model->AttachLora(*adapter).ok());
+  absl::StatusOr<std::string> text = ReadFileToString(dir + "/qlora_loss.json");
+  ASSERT_TRUE(text.ok()) << text.status();
+  const nlohmann::json ref = nlohmann::json::parse(*text);
+  const int64_t b = ref.at("B"), t = ref.at("T");
+  std::vector<int32_t> ids, labels;
+  for (const auto& row : ref.at("input_ids")) for (const auto& v : row) ids.push_back(v.get<int32_t>());
+  for (const auto& row : ref.at("labels")) for (const auto& v : row) labels.push_back(v.get<int32_t>());
+  absl::StatusOr<LlamaGradients> grads = model->NewGradients(TrainMode::kLora);
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  absl::StatusOr<float> loss = model->ForwardBackward(ids, labels, b, t, &*grads);
+  ASSERT_TRUE(loss.ok()) << loss.status();
+  const double ref_loss = ref.at("loss");
+  EXPECT_NEAR(*loss, ref_loss, 1e-5);
+
+  absl::StatusOr<std::unique_ptr<SafetensorsFile>> ref_grads = SafetensorsFile::Open(dir + "/qlora_grads.safetensors");
+  ASSERT_TRUE(ref_grads.ok()) << ref_grads.status();
+  ASSERT_EQ(grads->names(), (*ref_grads)->names());
+  double worst = 0, largest = 0;
+  for (const std::string& name : grads->names()) {
+    const std::vector<float> ours = *grads->ToHost(name);
+    const std::vector<float> theirs = *ToF32(*(*ref_grads)->Get(name));
+    const double diff = MaxAbsDiff(ours, theirs);
+    EXPECT_LE(diff, 1e-5) << name;
+    worst = std::max(worst, diff);
+    for (float v : theirs) largest = std::max(largest, double(std::fabs(v)));
+  }
+  std::printf("qlora_llama vs PEFT + bitsandbytes: loss %.7f / %.7f; %zu LoRA gradients, max |diff| %.2g (largest "
+              "|g| %.3g)\n", *loss, ref_loss, grads->names().size(), worst, largest);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, LlamaQloraTest,
