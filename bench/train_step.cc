@@ -1,8 +1,9 @@
 // ftd's side of the training-step benchmark (bench/README.md): the bench config's random Llama, a LoRA adapter
-// on all seven projections or full fine-tuning, and timed steps of forward + backward + clip + AdamW + zero grad
+// on all seven projections (over fp32 or, qlora, NF4 double-quantised projections) or full fine-tuning, and timed
+// steps of forward + backward + clip + AdamW + zero grad
 // on the CPU backend. Prints one JSON line with the fields train_step.py and the peer share.
 //
-//   build/bench/train_step --mode lora|full [--threads 2] [--warmup 3] [--steps 10]
+//   build/bench/train_step --mode lora|qlora|full [--threads 2] [--warmup 3] [--steps 10]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <iostream>
 #include <random>
@@ -89,8 +91,19 @@ void PrintProfile(const OpProfile& profile, int steps, double step_seconds) {
                100.0 * total / steps / step_seconds);
 }
 
+// Resident set size now (VmRSS of /proc/self/status), bytes; 0 where unreadable.
+int64_t CurrentRssBytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtoll(line.c_str() + 6, nullptr, 10) * 1024;
+  }
+  return 0;
+}
+
 absl::StatusOr<nlohmann::json> Run(const Options& options) {
-  const bool lora = options.mode == "lora";
+  const bool lora = options.mode != "full";  // lora and qlora train the same adapter.
+  LlamaLoadOptions load;
+  if (options.mode == "qlora") load.quantize = Nf4Statistics::kDoubleQuant;
   const LlamaConfig config = BenchConfig();
   // The model lives only in memory: the initialised tensors are loaded through an in-memory HF model dir.
   ASSIGN_OR_RETURN(auto tensors, InitLlamaWeights(config, 0));
@@ -106,7 +119,7 @@ absl::StatusOr<nlohmann::json> Run(const Options& options) {
   std::unique_ptr<LlamaModel> model;
   {
     ASSIGN_OR_RETURN(HfModel hf, LoadHfModel(dir));
-    ASSIGN_OR_RETURN(model, LlamaModel::Load(hf, backend));
+    ASSIGN_OR_RETURN(model, LlamaModel::Load(hf, backend, load));
   }
   std::filesystem::remove_all(dir);
 
@@ -168,6 +181,8 @@ absl::StatusOr<nlohmann::json> Run(const Options& options) {
                         {"step_seconds_all", seconds},
                         {"tokens_per_second", tokens / median},
                         {"peak_rss_bytes", static_cast<int64_t>(usage.ru_maxrss) * 1024},
+                        {"rss_bytes_after_steps", CurrentRssBytes()},
+                        {"weight_bytes", model->WeightBytes()},
                         {"threads", options.threads},
                         {"flops_per_token", flops},
                         {"achieved_gflops", static_cast<double>(flops) * tokens / median / 1e9},
@@ -185,7 +200,8 @@ absl::StatusOr<nlohmann::json> Run(const Options& options) {
 int main(int argc, char** argv) {
   ftd::Options options;
   CLI::App app{"ftd training-step benchmark (bench/README.md)"};
-  app.add_option("--mode", options.mode, "lora or full")->check(CLI::IsMember({"lora", "full"}));
+  app.add_option("--mode", options.mode, "lora, qlora (NF4 double-quantised base) or full")
+      ->check(CLI::IsMember({"lora", "qlora", "full"}));
   app.add_option("--threads", options.threads, "compute threads (OpenMP and OpenBLAS)")->check(CLI::Range(1, 256));
   app.add_option("--warmup", options.warmup, "untimed steps")->check(CLI::Range(0, 1000));
   app.add_option("--steps", options.steps, "timed steps")->check(CLI::Range(1, 1000));

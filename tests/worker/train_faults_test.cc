@@ -1,8 +1,8 @@
 // `ftd-worker train` ranks as real processes, under faults (issue 5, "done when" 2-4): a run SIGKILLed at a random
-// step and started again resumes from its last checkpoint and ends bitwise equal to an uninterrupted run; damaged
-// checkpoints (a flipped byte, a truncated chunk) are detected and the one before is used; SIGKILL of one rank
-// makes the other fail within the collective timeout, naming the step. Multi-rank cases need Gloo (service builds);
-// the compute-only build runs the single-rank ones.
+// step and started again resumes from its last checkpoint and ends bitwise equal to an uninterrupted run (lora,
+// qlora, full); damaged checkpoints (a flipped byte, a truncated chunk) are detected and the one before is used;
+// SIGKILL of one rank makes the other fail within the collective timeout, naming the step. Multi-rank cases need
+// Gloo (service builds); the compute-only build runs the single-rank ones.
 #include <signal.h>
 
 #include <algorithm>
@@ -125,7 +125,7 @@ class TrainFaultsTest : public ::testing::Test {
 };
 
 TEST_F(TrainFaultsTest, RunKilledAtARandomStepResumesAndEndsBitwiseEqual) {
-  for (const std::string method : {"lora", "full"}) {
+  for (const std::string method : {"lora", "qlora", "full"}) {
     SCOPED_TRACE(method);
     const std::string job = tmp_.file(method + ".yaml");
     Write(job, JobYaml(tmp_.file("data.jsonl"), method, kRanks));
@@ -139,7 +139,7 @@ TEST_F(TrainFaultsTest, RunKilledAtARandomStepResumesAndEndsBitwiseEqual) {
 
     const std::string log = Slurp(killed + "/rank0.out");
     EXPECT_NE(log.find("resumed from checkpoint step-"), std::string::npos) << log;
-    const std::string weights = method == "lora" ? "/adapter_model.safetensors" : "/model.safetensors";
+    const std::string weights = method == "full" ? "/model.safetensors" : "/adapter_model.safetensors";
     const std::string a = Slurp(whole + weights), b = Slurp(killed + weights);
     ASSERT_FALSE(a.empty());
     EXPECT_TRUE(a == b) << "the resumed run's weights differ from the uninterrupted run's";
