@@ -193,6 +193,15 @@ TransferReport TransferReportFromProto(const v1::TransferReport& report, const v
           "HellaSwag scores (base and tuned are scored alike, so the comparison holds)."));
     }
   }
+  if (job.resolved_spec().method() == v1::METHOD_QLORA) {
+    // The worker scores a qlora result with --quantize-base (worker/service/worker_agent.cc), its baseline as
+    // stored: so the rows measure adapter and quantisation together.
+    out.notes.push_back(absl::StrCat(
+        "method qlora: the tuned model is scored as trained (its adapter on the base model NF4-quantised, ",
+        job.resolved_spec().bnb_4bit_use_double_quant() ? "with double quantisation" : "fp32 absmax",
+        "); the base model as stored (unquantised, unless base_model is itself a 4-bit directory), so the "
+        "differences include the quantisation."));
+  }
   out.curves = CurvesFromEvents(job, events);
   out.early_stop = EarlyStopFromEvents(events);
   return out;

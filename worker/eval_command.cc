@@ -43,7 +43,8 @@ absl::Status RunEvalCommand(const EvalCommandOptions& options, std::ostream& out
   EvalCommandOptions resolved = options;
   ASSIGN_OR_RETURN(resolved.spec.kind, ParseSuiteKind(options.suite));
   if (options.max_length < 0) return absl::InvalidArgumentError("--max-length must be >= 0");
-  ASSIGN_OR_RETURN(InferenceModel loaded, LoadInferenceModel(options.model_dir, options.adapter_dir));
+  const LlamaLoadOptions load{.quantize = options.quantize_base};
+  ASSIGN_OR_RETURN(InferenceModel loaded, LoadInferenceModel(options.model_dir, options.adapter_dir, load));
   SuiteRunOptions run;
   run.max_length = options.max_length;
   absl::Time last = absl::Now();

@@ -89,7 +89,8 @@ std::string ContinuationText(const Tokenizer& tokenizer, const Generation& g) {
 
 absl::Status RunGenerate(const GenerateOptions& options, std::ostream& out) {
   RETURN_IF_ERROR(ValidateOptions(options));
-  ASSIGN_OR_RETURN(InferenceModel loaded, LoadInferenceModel(options.model_dir, options.adapter_dir));
+  const LlamaLoadOptions load{.quantize = options.quantize_base};
+  ASSIGN_OR_RETURN(InferenceModel loaded, LoadInferenceModel(options.model_dir, options.adapter_dir, load));
   ASSIGN_OR_RETURN(Generation g, Generate(*loaded.model, *loaded.tokenizer, options));
   const std::string text = ContinuationText(*loaded.tokenizer, g);
   if (options.output == GenerateOutput::kText) {

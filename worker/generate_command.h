@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "model/quant/nf4.h"
 #include "worker/sampling.h"
 
 namespace ftd {
@@ -24,6 +26,8 @@ struct GenerateOptions {
   SamplingOptions sampling;  // temperature 0 (the default): greedy.
   uint64_t seed = 0;         // std::mt19937_64's seed for sampling.
   GenerateOutput output = GenerateOutput::kText;
+  // NF4-quantise the model's projections at load, as QLoRA trained the adapter on them; nullopt: as stored.
+  std::optional<Nf4Statistics> quantize_base = std::nullopt;
 };
 
 // Generates until an EOS token (config.json's eos_token_id, else the tokenizer's eos_token), max_new_tokens, or

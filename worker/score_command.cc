@@ -48,7 +48,8 @@ absl::StatusOr<json> ScoreLine(absl::string_view line, LlamaModel& model, const 
 }  // namespace
 
 absl::Status RunScore(const ScoreOptions& options, std::ostream& out) {
-  ASSIGN_OR_RETURN(InferenceModel loaded, LoadInferenceModel(options.model_dir, options.adapter_dir));
+  const LlamaLoadOptions load{.quantize = options.quantize_base};
+  ASSIGN_OR_RETURN(InferenceModel loaded, LoadInferenceModel(options.model_dir, options.adapter_dir, load));
   LlamaModel& model = *loaded.model;
   const Tokenizer& tokenizer = *loaded.tokenizer;
   const int64_t max_length = options.max_length > 0 ? options.max_length : model.config().max_position_embeddings;

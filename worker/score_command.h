@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "model/quant/nf4.h"
 
 namespace ftd {
 
@@ -15,6 +17,8 @@ struct ScoreOptions {
   std::string adapter_dir;    // PEFT LoRA adapter applied on top of the model; empty for none.
   std::string requests_path;  // JSONL: {"context": s, "continuation": s} or {"text": s} (rolling) per line.
   int64_t max_length = 0;     // Model window in tokens; 0 means the config's max_position_embeddings.
+  // NF4-quantise the model's projections at load, as QLoRA trained the adapter on them; nullopt: as stored.
+  std::optional<Nf4Statistics> quantize_base = std::nullopt;
 };
 
 // Writes one line per request: {"logprob", "is_greedy", "tokens"} (rolling: is_greedy over every window), or

@@ -1,20 +1,24 @@
 // ftd-worker subcommands: `devices` (the GPU inventory a worker reports when it registers), `train` (one rank of a
 // fine-tuning job from a job-spec YAML; several local processes with --rank/--world-size/--rendezvous),
 // `generate` (text from a prompt, KV cache), `score` (lm-eval loglikelihood requests), `eval` (one benchmark suite:
-// lm-eval's metrics and stderrs) and `serve` (join a coordinator and run the ranks it assigns; full build).
+// lm-eval's metrics and stderrs; these three take `--quantize-base` to score a QLoRA adapter on the NF4 base it was
+// trained on) and `serve` (join a coordinator and run the ranks it assigns; full build).
 #include "worker/worker_cli.h"
 
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "kernels/device_query.h"
 #include "worker/eval_command.h"
 #include "worker/generate_command.h"
+#include "worker/inference_model.h"
 #include "worker/score_command.h"
 #include "worker/serve_subcommand.h"
 #include "worker/train_command.h"
@@ -68,6 +72,25 @@ int RunDevices(bool json, bool probe) {
   return exit_code;
 }
 
+// `--quantize-base` on a command: checked while parsing (CLI11 prints the error), so the value read back is valid.
+void AddQuantizeBaseOption(CLI::App* command, std::string& value) {
+  command
+      ->add_option("--quantize-base", value,
+                   "NF4-quantise the model's projections at load, as QLoRA trained an adapter on them: nf4 (fp32 "
+                   "absmax) or nf4-double-quant (bnb_4bit_use_double_quant); default: the weights as stored")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            const absl::StatusOr<std::optional<Nf4Statistics>> parsed = ParseQuantizeBase(text);
+            // CLI11 names the option itself: "--quantize-base: must be nf4 or nf4-double-quant, got ...".
+            return parsed.ok() ? std::string()
+                               : std::string(absl::StripPrefix(parsed.status().message(), "--quantize-base "));
+          },
+          "nf4|nf4-double-quant"));
+}
+
+// A value AddQuantizeBaseOption's check accepted (so never an error here).
+std::optional<Nf4Statistics> QuantizeBase(const std::string& value) { return *ParseQuantizeBase(value); }
+
 }  // namespace
 
 int RunWorkerCli(int argc, char** argv) {
@@ -87,12 +110,16 @@ int RunWorkerCli(int argc, char** argv) {
                     "JSONL: {\"context\", \"continuation\"} or {\"text\"} (rolling) per line")->required();
   score->add_option("--adapter", score_options.adapter_dir, "PEFT LoRA adapter directory to apply");
   score->add_option("--max-length", score_options.max_length, "Model window in tokens (default: the config's)");
+  std::string score_quantize_base;
+  AddQuantizeBaseOption(score, score_quantize_base);
 
   GenerateOptions generate_options;
   bool generate_json = false;
   CLI::App* generate = app.add_subcommand("generate", "Generate text from a prompt with a model (KV cache)");
   generate->add_option("--model", generate_options.model_dir, "Hugging Face model directory")->required();
   generate->add_option("--adapter", generate_options.adapter_dir, "PEFT LoRA adapter directory to apply");
+  std::string generate_quantize_base;
+  AddQuantizeBaseOption(generate, generate_quantize_base);
   generate->add_option("--prompt", generate_options.prompt, "Prompt text (BOS added as the tokenizer does)")
       ->required();
   generate->add_option("--max-new-tokens", generate_options.max_new_tokens, "Tokens to generate at most (64)");
@@ -130,6 +157,8 @@ int RunWorkerCli(int argc, char** argv) {
   CLI::App* eval = app.add_subcommand("eval", "Run one benchmark suite on a model and print lm-eval's metrics");
   eval->add_option("--model", eval_options.model_dir, "Hugging Face model directory")->required();
   eval->add_option("--adapter", eval_options.adapter_dir, "PEFT LoRA adapter directory to apply");
+  std::string eval_quantize_base;
+  AddQuantizeBaseOption(eval, eval_quantize_base);
   eval->add_option("--suite", eval_options.suite, "mmlu | hellaswag | piqa | perplexity | task | long_context")
       ->required();
   eval->add_option("--data", eval_options.spec.data,
@@ -160,6 +189,7 @@ int RunWorkerCli(int argc, char** argv) {
   if (*devices) return RunDevices(json, probe);
   if (*serve.command) return serve.run();
   if (*score) {
+    score_options.quantize_base = QuantizeBase(score_quantize_base);
     absl::Status status = RunScore(score_options, std::cout);
     if (!status.ok()) {
       std::cerr << "ftd-worker score: " << status.message() << "\n";
@@ -176,6 +206,7 @@ int RunWorkerCli(int argc, char** argv) {
     return status.ok() ? 0 : 1;
   }
   if (*eval) {
+    eval_options.quantize_base = QuantizeBase(eval_quantize_base);
     for (absl::string_view subject : absl::StrSplit(eval_subjects, ',', absl::SkipEmpty())) {
       eval_options.spec.subjects.emplace_back(subject);
     }
@@ -185,6 +216,7 @@ int RunWorkerCli(int argc, char** argv) {
   }
   if (*generate) {
     generate_options.output = generate_json ? GenerateOutput::kJson : GenerateOutput::kText;
+    generate_options.quantize_base = QuantizeBase(generate_quantize_base);
     const absl::Status status = RunGenerate(generate_options, std::cout);
     if (!status.ok()) std::cerr << "ftd-worker generate: " << status.message() << "\n";
     return status.ok() ? 0 : 1;

@@ -26,6 +26,7 @@
 #include "common/status_macros.h"
 #include "coordinator/service/resource_names.h"
 #include "model/file_io.h"
+#include "model/hf_model.h"
 #include "model/peft_adapter.h"
 
 namespace ftd {
@@ -96,6 +97,23 @@ std::string CheckpointResourceName(const v1::Job& job, absl::string_view checkpo
 }
 
 bool IsFullFineTuning(const v1::Job& job) { return job.resolved_spec().method() == v1::METHOD_FULL; }
+
+// FAILED_PRECONDITION when `base_dir` is a bitsandbytes 4-bit directory (a qlora job may train on one): its
+// projections are NF4 codes, and MergeLoraAdapter adds B @ A to floating weights only. Dequantising them first
+// (as transformers' dequantize() would) needs a writer of the dequantised directory beside model/quant/nf4_model's
+// reader, which does not exist yet; until then the adapter export is the result. A config.json that cannot be read
+// or parsed is left to MergeLoraAdapter to report.
+absl::Status CheckMergeableBase(const v1::Job& job, const std::string& base_dir) {
+  const absl::StatusOr<std::string> config = ReadFileToString(JoinPath(base_dir, "config.json"));
+  if (!config.ok()) return absl::OkStatus();
+  const absl::StatusOr<std::optional<HfQuantization>> quantization = ParseHfQuantization(*config);
+  if (!quantization.ok() || !quantization->has_value()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "cannot merge the adapter of job ", job.name(), ": its base model ", base_dir,
+      " is a bitsandbytes 4-bit directory (config.json quantization_config), and merging into NF4 weights is not "
+      "supported; export the adapter (kind adapter) and merge it into the unquantised model that directory was "
+      "quantised from (ftctl adapter merge)"));
+}
 
 // The files of a committed checkpoint, in manifest order, each with its chunks.
 absl::StatusOr<std::vector<ArtifactFile>> StoredFiles(const v1::Job& job, const CheckpointManifest& manifest) {
@@ -180,9 +198,13 @@ absl::StatusOr<Artifact> CheckpointArtifact(CheckpointStore& store, const v1::Jo
   return artifact;
 }
 
-// The merged model of a lora/qlora job: the final adapter written to scratch, merged into the base model there.
+// The merged model of a lora/qlora job: the final adapter written to scratch, merged into the base model there. A
+// qlora adapter merges into the unquantised base like a lora one (what PEFT users do with a QLoRA adapter: merge it
+// into the fp16/fp32 model); a base that is itself 4-bit is refused (CheckMergeableBase).
 absl::StatusOr<Artifact> MergedArtifact(CheckpointStore& store, const v1::Job& job, const std::string& job_id,
                                         const std::vector<ArtifactFile>& final_files, const std::string& scratch_dir) {
+  const std::string& base_dir = job.resolved_spec().base_model();
+  RETURN_IF_ERROR(CheckMergeableBase(job, base_dir));
   Artifact artifact;
   artifact.checkpoint = kFinalResultCheckpoint;
   artifact.suggested_directory = absl::StrCat(job_id, "-merged");
@@ -202,7 +224,6 @@ absl::StatusOr<Artifact> MergedArtifact(CheckpointStore& store, const v1::Job& j
     }
     RETURN_IF_ERROR(WriteFileAtomically(JoinPath(adapter_dir, name), {AsBytes(it->second)}));
   }
-  const std::string& base_dir = job.resolved_spec().base_model();
   RETURN_IF_ERROR_CONTEXT(MergeLoraAdapter(base_dir, adapter_dir, merged_dir),
                           absl::StrCat("merging the final adapter of job ", job.name(), " into base model ",
                                        base_dir));

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/cli/run_local_ftctl.h"
 #include "tests/testing/temp_dir.h"
 #include "nlohmann/json.hpp"
 
@@ -17,30 +18,13 @@ const std::string kSource = FTD_SOURCE_DIR;
 const std::string kStories = kSource + "/../shared/data/models/stories260K";
 const std::string kFixtures = kSource + "/tests/fixtures/model_io";
 
-struct Result {
-  int code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
+using Result = ::ftd::FtctlResult;
 
 class FtctlTest : public ::testing::Test {
  protected:
   // Runs `ftctl args` with `stdin_text` on stdin.
   Result Run(const std::string& args, const std::string& stdin_text = "") {
-    const std::string in = tmp_ + "/stdin", err = tmp_ + "/stderr";
-    std::ofstream(in) << stdin_text;
-    const std::string cmd = std::string(FTCTL_PATH) + " " + args + " <" + in + " 2>" + err;
-    Result r;
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    if (pipe == nullptr) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.out.append(buf, n);
-    const int status = ::pclose(pipe);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream e(err);
-    r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
-    return r;
+    return ::ftd::RunLocalFtctl(FTCTL_PATH, args, stdin_text, tmp_);
   }
 
   ::ftd::TempDir tmp_dir_{"ftd_ftctl"};
@@ -123,6 +107,17 @@ TEST_F(FtctlTest, MergeFixtureAdapter) {
   EXPECT_TRUE(fs::exists(out + "/model.safetensors"));
   EXPECT_TRUE(fs::exists(out + "/tokenizer.json"));
   EXPECT_EQ(Run("model inspect " + out).code, 0);
+}
+
+TEST_F(FtctlTest, MergeIntoA4BitBaseIsRefused) {
+  const std::string quantized = kSource + "/tests/fixtures/quant/tiny_llama_nf4_dq";
+  if (!fs::exists(quantized + "/config.json")) GTEST_SKIP() << "tiny_llama_nf4_dq fixture absent";
+  const std::string out = tmp_ + "/merged";
+  Result merged = Run("adapter merge " + quantized + " " + kFixtures + "/lora_adapter " + out);
+  EXPECT_EQ(merged.code, 1);
+  EXPECT_NE(merged.err.find("is a bitsandbytes 4-bit directory"), std::string::npos) << merged.err;
+  EXPECT_NE(merged.err.find("merge the adapter into the unquantised model"), std::string::npos) << merged.err;
+  EXPECT_FALSE(fs::exists(out));
 }
 
 TEST_F(FtctlTest, AdapterInitWritesAPeftAdapterThatMergesToTheBase) {

@@ -432,6 +432,27 @@ TEST(TransferReportConvertTest, HellaSwagFromItsSixLineFormCarriesANote) {
   EXPECT_EQ(report.notes.size(), 1u);
 }
 
+TEST(TransferReportConvertTest, QloraJobCarriesTheQuantisationNote) {
+  const v1::TransferReport wire = SampleWireReport();
+  v1::Job job;
+  job.mutable_resolved_spec()->set_method(v1::METHOD_QLORA);
+  job.mutable_resolved_spec()->set_bnb_4bit_use_double_quant(true);
+  TransferReport report = TransferReportFromProto(wire, job, {});
+  EXPECT_EQ(report.method, "qlora");
+  ASSERT_EQ(report.notes.size(), 1u);
+  EXPECT_THAT(report.notes[0], HasSubstr("method qlora: the tuned model is scored as trained"));
+  EXPECT_THAT(report.notes[0], HasSubstr("NF4-quantised, with double quantisation"));
+  EXPECT_THAT(report.notes[0], HasSubstr("the differences include the quantisation"));
+  EXPECT_THAT(RenderMarkdownReport(report), HasSubstr("\nNote: method qlora: "));
+  job.mutable_resolved_spec()->set_bnb_4bit_use_double_quant(false);
+  report = TransferReportFromProto(wire, job, {});
+  ASSERT_EQ(report.notes.size(), 1u);
+  EXPECT_THAT(report.notes[0], HasSubstr("NF4-quantised, fp32 absmax"));
+  // lora and full jobs score both sides as stored: no note.
+  job.mutable_resolved_spec()->set_method(v1::METHOD_LORA);
+  EXPECT_TRUE(TransferReportFromProto(wire, job, {}).notes.empty());
+}
+
 TEST(TransferReportConvertTest, CurvesKeepRankZeroAndTheLaterSampleOfAStep) {
   std::vector<v1::JobEvent> events = TrainingEvents();
   events.push_back(MetricsEvent(20, std::nullopt, 1.0, 1e-4, std::nullopt, std::nullopt));  // A restart's repeat.

@@ -359,6 +359,33 @@ TEST_F(ArtifactExportTest, MergedModelEqualsMergeLoraAdapter) {
   EXPECT_TRUE(fs::is_empty(scratch_.path())) << "the merge's temp directory was left behind";
 }
 
+TEST_F(ArtifactExportTest, QloraServesItsAdapterAndMergesIntoAnUnquantisedBaseOnly) {
+  job_.mutable_resolved_spec()->set_method(v1::METHOD_QLORA);
+  job_.mutable_resolved_spec()->set_bnb_4bit_use_double_quant(true);
+  WriteFinal();
+  const Received adapter = Download(kJobName, v1::ARTIFACT_KIND_ADAPTER);
+  ASSERT_TRUE(adapter.status.ok()) << adapter.status;
+  EXPECT_EQ(adapter.Files(), final_files_);  // A plain PEFT adapter, as rank 0 wrote it.
+
+  // Into the fp32 base, as a lora job's adapter merges.
+  const std::string expected_dir = tmp_.file("expected");
+  ASSERT_TRUE(MergeLoraAdapter(kTinyLlama, adapter_dir_, expected_dir).ok());
+  const Received merged = Download(kJobName, v1::ARTIFACT_KIND_MERGED_MODEL);
+  ASSERT_TRUE(merged.status.ok()) << merged.status;
+  EXPECT_EQ(merged.Files().at("model.safetensors"), *ReadFileToString(JoinPath(expected_dir, "model.safetensors")));
+
+  // A base that is itself bitsandbytes 4-bit: refused, naming the cause, nothing left in the scratch directory.
+  job_.mutable_resolved_spec()->set_base_model(
+      absl::StrCat(FTD_SOURCE_DIR, "/tests/fixtures/quant/tiny_llama_nf4_dq"));
+  const Received refused = Download(kJobName, v1::ARTIFACT_KIND_MERGED_MODEL);
+  EXPECT_EQ(refused.status.code(), absl::StatusCode::kFailedPrecondition) << refused.status;
+  EXPECT_THAT(refused.status.message(), HasSubstr("bitsandbytes 4-bit directory"));
+  EXPECT_THAT(refused.status.message(), HasSubstr("tiny_llama_nf4_dq"));
+  EXPECT_TRUE(fs::is_empty(scratch_.path()));
+  // Its adapter still exports.
+  EXPECT_TRUE(Download(kJobName, v1::ARTIFACT_KIND_ADAPTER).status.ok());
+}
+
 TEST_F(ArtifactExportTest, FullFineTuningServesTheModelAndHasNoAdapter) {
   job_.mutable_resolved_spec()->set_method(v1::METHOD_FULL);
   const Received adapter = Download(kJobName, v1::ARTIFACT_KIND_ADAPTER);

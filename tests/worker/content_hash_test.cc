@@ -1,5 +1,6 @@
 // Content hashes of models and benchmark data (worker/service/content_hash.h): the rule for files, trees and
-// model+adapter pairs, a moved copy hashing the same and an edit not, PIQA's labels file counted with its JSONL.
+// model+adapter pairs, a quantised scoring kept apart, a moved copy hashing the same and an edit not, PIQA's labels
+// file counted with its JSONL.
 #include "worker/service/content_hash.h"
 
 #include <filesystem>
@@ -45,6 +46,12 @@ TEST(ContentHashTest, FilesTreesAndModelsWithAdapters) {
   ASSERT_TRUE(with_adapter.ok());
   EXPECT_EQ(*with_adapter, Sha256Hex(absl::StrCat(*tree, "+", *ContentSha256(dir.file("adapter")))));
   EXPECT_EQ(*ModelSha256(dir.file("model"), ""), *tree);
+
+  // The same files scored with the base NF4-quantised at load are another model: never the unquantised key.
+  EXPECT_EQ(QuantizedModelSha256(*with_adapter, ""), *with_adapter);
+  EXPECT_EQ(QuantizedModelSha256(*with_adapter, "nf4-double-quant"),
+            Sha256Hex(absl::StrCat(*with_adapter, "|quantize-base=nf4-double-quant")));
+  EXPECT_NE(QuantizedModelSha256(*with_adapter, "nf4"), QuantizedModelSha256(*with_adapter, "nf4-double-quant"));
 
   const absl::Status missing = ContentSha256(dir.file("nope")).status();
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);

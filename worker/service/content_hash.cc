@@ -1,4 +1,5 @@
-// ContentSha256 / ModelSha256 / BenchmarkDataSha256: files hashed with common/sha256, trees as sorted lines.
+// ContentSha256 / ModelSha256 / QuantizedModelSha256 / BenchmarkDataSha256: files hashed with common/sha256,
+// trees as sorted lines.
 #include "worker/service/content_hash.h"
 
 #include <algorithm>
@@ -55,6 +56,11 @@ absl::StatusOr<std::string> ModelSha256(const std::string& model, const std::str
 std::string CombineModelSha256(const std::string& model_sha256, const std::string& adapter_sha256) {
   if (adapter_sha256.empty()) return model_sha256;
   return Sha256Hex(absl::StrCat(model_sha256, "+", adapter_sha256));
+}
+
+std::string QuantizedModelSha256(const std::string& model_sha256, const std::string& quantize_base) {
+  if (quantize_base.empty()) return model_sha256;
+  return Sha256Hex(absl::StrCat(model_sha256, "|quantize-base=", quantize_base));
 }
 
 absl::StatusOr<std::string> BenchmarkDataSha256(const v1::Benchmark& benchmark) {

@@ -3,7 +3,10 @@
 //   - a file: its SHA-256;
 //   - a directory: the SHA-256 of one line per regular file below it (symlinks followed), in path order,
 //     "<path relative to the directory>\0<its SHA-256>\n";
-//   - a model with an adapter: the SHA-256 of "<model hash>+<adapter hash>".
+//   - a model with an adapter: the SHA-256 of "<model hash>+<adapter hash>";
+//   - a model whose base is NF4-quantised at load (`ftd-worker eval --quantize-base Q`, a QLoRA job's tuned model):
+//     the SHA-256 of "<model hash>|quantize-base=<Q>". The same files scored as stored and scored quantised give
+//     different numbers, so they must never share a key.
 #pragma once
 
 #include <string>
@@ -20,6 +23,9 @@ absl::StatusOr<std::string> ContentSha256(const std::string& path);
 absl::StatusOr<std::string> ModelSha256(const std::string& model, const std::string& adapter);
 // The same from hashes already taken (ContentSha256 of each), so a base model hashed once serves twice.
 std::string CombineModelSha256(const std::string& model_sha256, const std::string& adapter_sha256);
+// The hash of a model (ModelSha256 / CombineModelSha256) scored with `--quantize-base quantize_base`; the hash
+// itself when quantize_base is empty (the weights as stored).
+std::string QuantizedModelSha256(const std::string& model_sha256, const std::string& quantize_base);
 
 // The data a benchmark's suite reads (eval/battery.h): mmlu and task, the directory; piqa, the JSONL followed by
 // its labels file (valid-labels.lst beside it) as one two-file tree; every other suite, the file. "" for a

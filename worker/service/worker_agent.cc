@@ -79,6 +79,21 @@ std::string JobDirName(const std::string& job) {
   return slash == std::string::npos ? job : job.substr(slash + 1);
 }
 
+// What an EVALUATE rank scores, as `ftd-worker eval` flags.
+struct ScoredModel {
+  std::string model;          // --model: a Hugging Face model directory
+  std::string adapter;        // --adapter; empty for none
+  std::string quantize_base;  // --quantize-base; empty: the weights as stored
+};
+
+// The `--quantize-base` value (worker/inference_model.h; the agent runs `ftd-worker eval` as a child and links none
+// of its code) that scores a job's result as the job trained it: a qlora adapter sat on its base NF4-quantised with
+// the job's statistics; lora and full results are scored on the weights as stored.
+std::string QuantizeBaseFor(const v1::JobSpec& trained_by) {
+  if (trained_by.method() != v1::METHOD_QLORA) return std::string();
+  return trained_by.bnb_4bit_use_double_quant() ? "nf4-double-quant" : "nf4";
+}
+
 }  // namespace
 
 // One assigned rank: prepares its directory, runs the child, turns its output into reports and checkpoint uploads,
@@ -436,11 +451,13 @@ class RankRun {
     return absl::OkStatus();
   }
 
-  // The model an EVALUATE rank scores: (model dir, adapter dir or empty), the job's final result downloaded first.
-  absl::StatusOr<std::pair<std::string, std::string>> EvaluationModel() {
+  // The model an EVALUATE rank scores, the job's final result downloaded first. Only a job's result (a checkpoint
+  // target) can be a qlora adapter scored on its quantised base: the base model of a training job's battery and an
+  // evaluation's model or adapter directories are scored as stored.
+  absl::StatusOr<ScoredModel> EvaluationModel() {
     const v1::EvaluationTarget& target = run_.eval_target();
-    if (target.has_adapter()) return std::make_pair(target.adapter().base_model(), target.adapter().adapter_path());
-    if (!target.model_path().empty()) return std::make_pair(target.model_path(), std::string());
+    if (target.has_adapter()) return ScoredModel{target.adapter().base_model(), target.adapter().adapter_path(), ""};
+    if (!target.model_path().empty()) return ScoredModel{target.model_path(), "", ""};
     if (target.checkpoint().empty()) return absl::InvalidArgumentError("the evaluation names no model");
     const std::string dir = JoinPath(dir_, "tuned");
     absl::StatusOr<v1::Checkpoint> downloaded;
@@ -459,13 +476,18 @@ class RankRun {
       ASSIGN_OR_RETURN(const std::string text, ReadTextFile(provenance_path));
       ASSIGN_OR_RETURN(trained_by, ParseProvenanceSpec(text, provenance_path));
     }
-    if (trained_by.method() == v1::METHOD_FULL) return std::make_pair(dir, std::string());
-    return std::make_pair(trained_by.base_model(), dir);
+    if (trained_by.method() == v1::METHOD_FULL) return ScoredModel{dir, "", ""};
+    const std::string quantize_base = QuantizeBaseFor(trained_by);
+    if (!quantize_base.empty()) {
+      Log(v1::LOG_LEVEL_INFO, absl::StrCat("method qlora: scoring the adapter on base model ", trained_by.base_model(),
+                                           " quantised at load (--quantize-base ", quantize_base, "), as trained"));
+    }
+    return ScoredModel{trained_by.base_model(), dir, quantize_base};
   }
 
   // One benchmark through a child `ftd-worker eval --json`, its JSON turned into a BenchmarkResult.
-  absl::StatusOr<v1::BenchmarkResult> RunBenchmark(int index, const v1::Benchmark& benchmark, const std::string& model,
-                                                   const std::string& adapter) {
+  absl::StatusOr<v1::BenchmarkResult> RunBenchmark(int index, const v1::Benchmark& benchmark,
+                                                   const ScoredModel& scored) {
     static const std::map<v1::BenchmarkSuite, std::string> kSuites = {
         {v1::BENCHMARK_SUITE_MMLU, "mmlu"},           {v1::BENCHMARK_SUITE_HELLASWAG, "hellaswag"},
         {v1::BENCHMARK_SUITE_PIQA, "piqa"},           {v1::BENCHMARK_SUITE_PERPLEXITY, "perplexity"},
@@ -474,9 +496,10 @@ class RankRun {
     if (suite == kSuites.end()) {
       return absl::InvalidArgumentError(absl::StrCat("benchmark suite ", v1::BenchmarkSuite_Name(benchmark.suite())));
     }
-    std::vector<std::string> argv = {options_.worker_binary, "eval", "--model", model, "--suite", suite->second,
+    std::vector<std::string> argv = {options_.worker_binary, "eval", "--model", scored.model, "--suite", suite->second,
                                      "--data", benchmark.path(), "--json"};
-    if (!adapter.empty()) argv.insert(argv.end(), {"--adapter", adapter});
+    if (!scored.adapter.empty()) argv.insert(argv.end(), {"--adapter", scored.adapter});
+    if (!scored.quantize_base.empty()) argv.insert(argv.end(), {"--quantize-base", scored.quantize_base});
     if (benchmark.has_num_fewshot()) argv.insert(argv.end(), {"--num-fewshot", absl::StrCat(benchmark.num_fewshot())});
     if (benchmark.has_limit()) argv.insert(argv.end(), {"--limit", absl::StrCat(benchmark.limit())});
     if (benchmark.suite() == v1::BENCHMARK_SUITE_LONG_CONTEXT && !benchmark.context_lengths().empty()) {
@@ -561,7 +584,7 @@ class RankRun {
     std::vector<v1::BenchmarkResult> results;
     std::string baseline_hash;
     if (outcome.ok()) {
-      absl::StatusOr<std::pair<std::string, std::string>> model = EvaluationModel();
+      absl::StatusOr<ScoredModel> model = EvaluationModel();
       outcome = model.status();
       // The content hashes the coordinator's base-results cache is keyed by (content_hash.h). Each directory is
       // hashed once: a LoRA job's base model is both under the tuned adapter and the baseline.
@@ -578,8 +601,12 @@ class RankRun {
         ASSIGN_OR_RETURN(const std::string adapter_sha256, dir_hash(adapter));
         return CombineModelSha256(dir_sha256, adapter_sha256);
       };
+      // A quantised scoring is another model than the same files scored as stored. The coordinator caches only
+      // base-role results (job_runtime.cc BaseCacheKey), but a stand-alone evaluation's baseline may be a qlora job's
+      // result, scored quantised: its key must never be the one an unquantised scoring of those files would use.
       absl::StatusOr<std::string> model_hash =
-          outcome.ok() ? model_sha256(model->first, model->second) : absl::StatusOr<std::string>(outcome);
+          outcome.ok() ? model_sha256(model->model, model->adapter) : absl::StatusOr<std::string>(outcome);
+      if (model_hash.ok()) *model_hash = QuantizedModelSha256(*model_hash, model->quantize_base);
       outcome = model_hash.status();
       if (outcome.ok() && run_.has_baseline_target()) {
         const v1::EvaluationTarget& baseline = run_.baseline_target();
@@ -591,7 +618,7 @@ class RankRun {
       }
       for (int i = 0; outcome.ok() && i < run_.benchmarks_size(); ++i) {
         absl::StatusOr<v1::BenchmarkResult> result =
-            RunBenchmark(i, run_.benchmarks(i), model->first, model->second);
+            RunBenchmark(i, run_.benchmarks(i), *model);
         outcome = result.status();
         if (!result.ok()) break;
         result->set_model_sha256(*model_hash);
