@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
@@ -43,6 +44,7 @@ struct JobFlags {
   bool follow = false;
   std::string export_kind;
   ExportOptions export_options;
+  std::vector<std::string> report_jobs;  // `report`'s positionals: one job, or several to compare.
   ReportOptions report;
   EvalOptions eval;
 };
@@ -127,10 +129,14 @@ JobCommandRunner AddJobCommands(CLI::App& app) {
       ->required();
 
   CLI::App* report = app.add_subcommand(
-      "report", "Print a job's transfer report (base vs tuned per benchmark, verdicts, curves) as Markdown");
-  report->add_option("job", f.job, "Job: jobs/ft-000001 or ft-000001")->required();
+      "report",
+      "Print a job's transfer report (base vs tuned per benchmark, verdicts, curves) as Markdown; with several jobs, "
+      "one table comparing them");
+  report->add_option("job", f.report_jobs, "Job(s): jobs/ft-000001 or ft-000001; several print one comparison")
+      ->required();
   report->add_option("--html", f.report.html_path,
-                     "Write the report as one self-contained HTML page (inline CSS and SVG charts) to this file");
+                     "Write the report as one self-contained HTML page (inline CSS and SVG charts) to this file "
+                     "(one job only)");
 
   CLI::App* workers = app.add_subcommand("workers", "List the workers holding a lease and the ranks placed on them");
 
@@ -224,7 +230,8 @@ JobCommandRunner AddJobCommands(CLI::App& app) {
       }
       status = JobExport(client, f.export_options, format, std::cout);
     } else if (*report) {
-      f.report.job = f.job;
+      f.report.job = f.report_jobs.front();  // CLI11 requires at least one.
+      f.report.more_jobs.assign(f.report_jobs.begin() + 1, f.report_jobs.end());
       status = JobReport(client, f.report, format, std::cout);
     } else if (*workers) {
       status = WorkersList(client, format, absl::Now(), std::cout);

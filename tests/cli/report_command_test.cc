@@ -1,6 +1,7 @@
 // ftctl report against the coordinator's real JobService over a temp CoordinatorStore (127.0.0.1:0): Markdown, the
-// HTML page and JSON of a stored report, NOT_FOUND before one is stored and for another user's job; plus the wire ->
-// plain-struct conversion (per-side standard errors, directions, curves, early stop) and the binary's flags.
+// HTML page and JSON of a stored report, NOT_FOUND before one is stored and for another user's job, several jobs as
+// one comparison table or a JSON array; plus the wire -> plain-struct conversion (per-side standard errors,
+// directions, curves, early stop) and the binary's flags.
 #include <sys/wait.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -25,6 +27,7 @@
 #include "coordinator/service/job_updates.h"
 #include "coordinator/store/coordinator_store.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -214,9 +217,41 @@ class ReportCommandTest : public ::testing::Test {
 
   void StoreReport() { ASSERT_TRUE(store_->PutTransferReport(kJobId, SampleWireReport()).ok()); }
 
-  absl::Status Report(JobClient& client, const std::string& html, OutputFormat format, std::string* out) {
+  // Two more finished jobs of alice's with their reports, beside kJobId (lora, early-stopped): ft-000002, full, whose
+  // report has no mmlu row and whose perplexity improved; ft-000003, qlora on another base model.
+  void AddTwoMoreJobs() {
+    for (const auto& [id, method, base] : {std::tuple("ft-000002", v1::METHOD_FULL, "/models/tiny"),
+                                           std::tuple("ft-000003", v1::METHOD_QLORA, "/models/tiny-nf4")}) {
+      v1::Job job;
+      job.set_name(absl::StrCat("jobs/", id));
+      job.set_user("alice");
+      job.mutable_resolved_spec()->set_method(method);
+      job.mutable_resolved_spec()->set_base_model(base);
+      std::vector<v1::JobEvent> events;
+      RecordStateChange(job, events, v1::JOB_STATE_QUEUED, "Submitted", "", clock_.Now());
+      RecordStateChange(job, events, v1::JOB_STATE_RUNNING, "Placed", "", clock_.Now());
+      for (int64_t step : {10, 20, 40}) events.push_back(MetricsEvent(step, 0, 1.5, 1e-4, std::nullopt, std::nullopt));
+      RecordStateChange(job, events, v1::JOB_STATE_SUCCEEDED, "EvaluationDone", "", clock_.Now());
+      ASSERT_TRUE(store_->CreateJob(job, events).ok());
+      v1::TransferReport report = SampleWireReport();
+      report.set_name(absl::StrCat("jobs/", id, "/transferReport"));
+      report.set_base_model(base);
+      if (method == v1::METHOD_FULL) {
+        report.mutable_comparisons()->DeleteSubrange(1, 1);  // mmlu.
+        report.mutable_comparisons(1)->set_tuned_value(11.0);
+        report.mutable_comparisons(1)->set_delta(-1.0);
+        report.mutable_comparisons(1)->set_verdict(v1::VERDICT_IMPROVED);
+        report.mutable_tuned_results(2)->mutable_metrics(0)->set_value(11.0);
+      }
+      ASSERT_TRUE(store_->PutTransferReport(id, report).ok());
+    }
+  }
+
+  absl::Status Report(JobClient& client, const std::string& html, OutputFormat format, std::string* out,
+                      std::vector<std::string> more_jobs = {}) {
     ReportOptions options;
     options.job = kJobId;
+    options.more_jobs = std::move(more_jobs);
     options.html_path = html;
     std::ostringstream stream;
     const absl::Status status = JobReport(client, options, format, stream);
@@ -365,6 +400,99 @@ TEST_F(ReportCommandTest, FtctlReportFlags) {
   out.clear();
   EXPECT_EQ(run("report ft-000002", &out), 1) << out;
   EXPECT_THAT(out, HasSubstr("jobs/ft-000002 not found"));
+}
+
+TEST_F(ReportCommandTest, SeveralJobsPrintOneComparisonTable) {
+  Start();
+  FinishTraining();
+  StoreReport();
+  AddTwoMoreJobs();
+  std::string md;
+  const absl::Status status =
+      Report(*client_, "", OutputFormat::kTable, &md, {"jobs/ft-000002", "ft-000003"});
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(md.starts_with("# Transfer comparison: 3 jobs\n")) << md;
+  EXPECT_THAT(md, HasSubstr("| job | method | steps | task: task (acc ↑) | mmlu (acc ↑) | perplexity/wikitext "
+                            "(word_perplexity ↓) | overall verdict |\n|---|---|---|---|---|---|---|\n"));
+  EXPECT_THAT(md, HasSubstr("| jobs/ft-000001 | lora | 20 (early-stopped at 30) | 0.5000 → 0.7000, +0.2000 ± 0.0283: "
+                            "improved | +0.0020 ± 0.0141: neutral within noise | +1.0000 ± 0.1414: regressed (negative "
+                            "transfer) | task gain with negative transfer: perplexity/wikitext |\n"));
+  EXPECT_THAT(md, HasSubstr("| jobs/ft-000002 | full | 40 | 0.5000 → 0.7000, +0.2000 ± 0.0283: improved | — | "
+                            "-1.0000 ± 0.1414: improved | Pareto improvement |\n"));
+  EXPECT_THAT(md, HasSubstr("| jobs/ft-000003 | qlora | 40 | 0.5000 → 0.7000, +0.2000 ± 0.0283: improved |"));
+  EXPECT_THAT(md, HasSubstr("Note: the jobs' base models differ (jobs/ft-000001: /models/tiny; jobs/ft-000002: "
+                            "/models/tiny; jobs/ft-000003: /models/tiny-nf4): each row compares a job with its own "
+                            "base, so the comparison is across bases."));
+  EXPECT_THAT(md, HasSubstr("\nNote: method qlora: "));
+  // No single report's sections: one table, the rule and the notes.
+  EXPECT_THAT(md, Not(HasSubstr("# Transfer report:")));
+  EXPECT_THAT(md, Not(HasSubstr("Training curves")));
+}
+
+TEST_F(ReportCommandTest, SeveralJobsAsJsonAreAnArrayOfTheirWireReports) {
+  Start();
+  FinishTraining();
+  StoreReport();
+  AddTwoMoreJobs();
+  std::string json;
+  const absl::Status status = Report(*client_, "", OutputFormat::kJson, &json, {"ft-000002", "ft-000003"});
+  ASSERT_TRUE(status.ok()) << status;
+  google::protobuf::ListValue array;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &array).ok()) << json;
+  ASSERT_EQ(array.values_size(), 3) << json;
+  const std::vector<std::string> names = {"jobs/ft-000001/transferReport", "jobs/ft-000002/transferReport",
+                                          "jobs/ft-000003/transferReport"};
+  for (int i = 0; i < array.values_size(); ++i) {
+    std::string object;
+    ASSERT_TRUE(google::protobuf::util::MessageToJsonString(array.values(i), &object).ok());
+    v1::TransferReport parsed;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(object, &parsed).ok()) << object;
+    EXPECT_EQ(parsed.name(), names[static_cast<size_t>(i)]);
+    if (i == 0) {
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, SampleWireReport())) << object;
+    }
+  }
+  EXPECT_EQ(array.values(1).struct_value().fields().at("comparisons").list_value().values_size(), 2);
+}
+
+TEST_F(ReportCommandTest, SeveralJobsRefuseHtmlAndFailOnAMissingReport) {
+  Start();
+  FinishTraining();
+  StoreReport();
+  AddTwoMoreJobs();
+  const std::string path = tmp_.file("several.html");
+  std::string out;
+  absl::Status status = Report(*client_, path, OutputFormat::kTable, &out, {"ft-000002"});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), HasSubstr("--html takes one job"));
+  EXPECT_FALSE(std::ifstream(path).good());
+  // The first job without a report fails the command with the server's message, and nothing is printed.
+  status = Report(*client_, "", OutputFormat::kTable, &out, {"ft-000002", "ft-000099"});
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_THAT(status.message(), HasSubstr("jobs/ft-000099"));
+  EXPECT_TRUE(out.empty()) << out;
+}
+
+TEST_F(ReportCommandTest, FtctlReportSeveralJobs) {
+  Start();
+  FinishTraining();
+  StoreReport();
+  AddTwoMoreJobs();
+  const auto run = [this](const std::string& args, std::string* out) {
+    return RunFtctl(FTCTL_PATH, tmp_.path(), address_, args, out);
+  };
+  std::string out;
+  ASSERT_EQ(run("report ft-000001 ft-000002 jobs/ft-000003", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("# Transfer comparison: 3 jobs"));
+  EXPECT_THAT(out, HasSubstr("| jobs/ft-000002 | full | 40 |"));
+  out.clear();
+  ASSERT_EQ(run("report ft-000001 ft-000002 -o json", &out), 0) << out;
+  google::protobuf::ListValue array;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &array).ok()) << out;
+  EXPECT_EQ(array.values_size(), 2);
+  out.clear();
+  EXPECT_EQ(run("report ft-000001 ft-000002 --html " + tmp_.file("r.html"), &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("ftctl: --html takes one job"));
 }
 
 // --- The conversion alone ---
