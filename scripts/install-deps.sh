@@ -19,6 +19,8 @@ PACKAGES=(
   python3 python3-grpcio python3-grpc-tools python3-protobuf
   prometheus
   chromium
+  # the demo's general English text (scripts/demo.sh, scripts/demo/prepare_data.py)
+  fortunes fortunes-min jargon-text debian-faq
 )
 
 missing=()
