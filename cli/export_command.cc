@@ -212,9 +212,15 @@ absl::Status JobExport(JobClient& client, const ExportOptions& options, OutputFo
                          ? JobResourceName(options.job)
                          : absl::StrCat(JobResourceName(options.job), "/checkpoints/", options.checkpoint));
   v1::ArtifactKind kind = options.kind;
-  if (kind == v1::ARTIFACT_KIND_UNSPECIFIED) {
-    kind = !options.checkpoint.empty() && options.checkpoint != "final" ? v1::ARTIFACT_KIND_CHECKPOINT
-                                                                        : v1::ARTIFACT_KIND_ADAPTER;
+  if (kind == v1::ARTIFACT_KIND_UNSPECIFIED && !options.checkpoint.empty() && options.checkpoint != "final") {
+    kind = v1::ARTIFACT_KIND_CHECKPOINT;
+  } else if (kind == v1::ARTIFACT_KIND_UNSPECIFIED) {
+    // The job's result: its adapter, or for full fine-tuning (which has none) the trained model.
+    v1::GetJobRequest get;
+    get.set_name(JobResourceName(options.job));
+    ASSIGN_OR_RETURN(const v1::Job job, client.GetJob(get));
+    kind = job.resolved_spec().method() == v1::METHOD_FULL ? v1::ARTIFACT_KIND_MERGED_MODEL
+                                                           : v1::ARTIFACT_KIND_ADAPTER;
   }
   request.set_kind(kind);
   request.set_chunk_size_bytes(options.chunk_size_bytes);

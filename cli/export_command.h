@@ -21,7 +21,8 @@ absl::StatusOr<v1::ArtifactKind> ParseArtifactKind(absl::string_view kind);
 struct ExportOptions {
   std::string job;         // "ft-000001" or "jobs/ft-000001".
   std::string checkpoint;  // A checkpoint's short name ("step-00000020", "final"); empty: the job.
-  // UNSPECIFIED: kind checkpoint when `checkpoint` names a training checkpoint, else adapter.
+  // UNSPECIFIED: kind checkpoint when `checkpoint` names a training checkpoint, else the job's result: its
+  // adapter, or the trained model (merged) for a full fine-tuning job (one GetJob call to learn which).
   v1::ArtifactKind kind = v1::ARTIFACT_KIND_UNSPECIFIED;
   // Where the files go. Must not exist, or be an empty directory; the download is written to "<dir>.partial" and
   // renamed into place only once every file checked out.

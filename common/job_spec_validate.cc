@@ -242,6 +242,10 @@ absl::Status CheckEvaluation(const JobSpec& spec) {
     if (early_stopping.has_patience()) {
       RETURN_IF_ERROR(CheckAtLeast("early_stopping.patience", early_stopping.patience(), 1));
     }
+    if (spec.val_set_size() <= 0) {
+      return Error("val_set_size", "must be > 0 with early_stopping (the best checkpoint is the one with the lowest "
+                                   "task validation loss)");
+    }
   }
   for (int i = 0; i < spec.benchmarks_size(); ++i) {
     RETURN_IF_ERROR(CheckBenchmark(spec.benchmarks(i), absl::StrCat("benchmarks[", i, "]")));

@@ -421,7 +421,8 @@ absl::Status StreamArtifact(CoordinatorStore& store, const v1::Job& job, const v
     if (kind == v1::ARTIFACT_KIND_ADAPTER && IsFullFineTuning(job)) {
       return absl::FailedPreconditionError(absl::StrCat("job ", job.name(),
                                                         " is full fine-tuning (method full), so it has no adapter: "
-                                                        "ask for kind merged_model for the trained model"));
+                                                        "the trained model is its merged-model artifact "
+                                                        "(ARTIFACT_KIND_MERGED_MODEL; ftctl export --kind merged)"));
     }
     ASSIGN_OR_RETURN(const CheckpointManifest final_manifest, ReadFinalManifest(*checkpoints, job));
     ASSIGN_OR_RETURN(std::vector<ArtifactFile> final_files, StoredFiles(job, final_manifest));

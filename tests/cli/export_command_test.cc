@@ -250,6 +250,7 @@ TEST_F(ExportCommandTest, DetectsSha256AndCrcMismatches) {
     std::unique_ptr<JobClient> client = MakeClient(absl::StrCat("127.0.0.1:", server->port));
     ExportOptions options;
     options.job = "ft-000001";
+    options.kind = v1::ARTIFACT_KIND_ADAPTER;  // This fake serves DownloadArtifact only (no GetJob for the default).
     options.dir = tmp_.file("lied");
     options.chunk_size_bytes = 64 << 10;
     std::ostringstream out;

@@ -54,6 +54,7 @@ TEST(ValidateJobSpecTest, EveryFeatureTogetherIsValid) {
   spec.mutable_rehearsal()->set_ratio(0);
   spec.set_max_bad_line_fraction(1);  // Closed interval: every line may be malformed (the load still needs one).
   spec.mutable_early_stopping()->set_general_eval_dataset("/data/held_out.txt");
+  spec.set_val_set_size(0.05);  // Early stopping keeps the checkpoint of lowest task validation loss.
   spec.set_max_steps(0);
   spec.set_warmup_steps(5000);  // No max_steps, so warmup is not bounded by it.
   spec.set_max_grad_norm(0);    // Clipping off.
@@ -183,6 +184,10 @@ std::vector<BadProto> BadProtos() {
          s->mutable_early_stopping()->set_patience(0);
        },
        "early_stopping.patience: must be >= 1, got 0"},
+      {"EarlyStoppingWithoutValidationSplit",
+       [](JobSpec* s) { s->mutable_early_stopping()->set_general_eval_dataset("/g"); },
+       "val_set_size: must be > 0 with early_stopping (the best checkpoint is the one with the lowest task "
+       "validation loss)"},
       {"BenchmarkWithoutSuite", [](JobSpec* s) { s->add_benchmarks()->set_path("/x"); },
        "benchmarks[0].suite: required"},
       {"BenchmarkUnknownSuite", [](JobSpec* s) { s->add_benchmarks()->set_suite(static_cast<v1::BenchmarkSuite>(77)); },
