@@ -1,5 +1,6 @@
 // AddJobCommands for service builds: the flags of submit, list, get, cancel, watch, logs, checkpoints, export,
-// report, workers, eval and evaluation, the connection settings (flags, FTD_SERVER / FTD_TOKEN / FTD_CONFIG, the config file) and the exit codes.
+// report, workers, eval, evaluation and backup, the connection settings (flags, FTD_SERVER / FTD_TOKEN / FTD_CONFIG,
+// the config file) and the exit codes.
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/time/time.h"
 #include "absl/strings/str_cat.h"
+#include "cli/backup_command.h"
 #include "cli/client_config.h"
 #include "cli/eval_command.h"
 #include "cli/export_command.h"
@@ -43,6 +45,7 @@ struct JobFlags {
   std::string min_level;
   bool follow = false;
   std::string export_kind;
+  std::string backup_dir;
   ExportOptions export_options;
   std::vector<std::string> report_jobs;  // `report`'s positionals: one job, or several to compare.
   ReportOptions report;
@@ -165,16 +168,21 @@ JobCommandRunner AddJobCommands(CLI::App& app) {
       "evaluation", "Show a stand-alone evaluation: state, scores per benchmark, the transfer report's verdict");
   evaluation->add_option("name", f.job, "Evaluation: evaluations/ft-000002 or ft-000002")->required();
 
-  for (CLI::App* command :
-       {submit, list, get, cancel, watch, logs, checkpoints, export_command, report, workers, eval, evaluation}) {
+  CLI::App* backup = app.add_subcommand(
+      "backup", "Admins: have the coordinator copy its whole state, consistently, into a new directory on its host");
+  backup->add_option("directory", f.backup_dir, "Absolute path on the coordinator's host; must not exist")
+      ->required();
+
+  for (CLI::App* command : {submit, list, get, cancel, watch, logs, checkpoints, export_command, report, workers, eval,
+                            evaluation, backup}) {
     AddCommonFlags(*command, f);
   }
 
   return [flags, submit, list, get, cancel, watch, logs, rank, checkpoints, export_command, report, workers, eval,
-          evaluation]() -> std::optional<int> {
+          evaluation, backup]() -> std::optional<int> {
     JobFlags& f = *flags;
     if (!*submit && !*list && !*get && !*cancel && !*watch && !*logs && !*checkpoints && !*export_command &&
-        !*report && !*workers && !*eval && !*evaluation) {
+        !*report && !*workers && !*eval && !*evaluation && !*backup) {
       return std::nullopt;
     }
 
@@ -235,6 +243,8 @@ JobCommandRunner AddJobCommands(CLI::App& app) {
       status = JobReport(client, f.report, format, std::cout);
     } else if (*workers) {
       status = WorkersList(client, format, absl::Now(), std::cout);
+    } else if (*backup) {
+      status = StateBackup(client, f.backup_dir, format, std::cout);
     } else if (*eval || *evaluation) {
       absl::StatusOr<v1::Evaluation> outcome =
           *eval ? EvalRun(client, f.eval, format, std::cout) : EvalShow(client, f.job, format, std::cout);

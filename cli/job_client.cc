@@ -142,6 +142,10 @@ absl::StatusOr<v1::ListWorkersResponse> JobClient::ListWorkers(const v1::ListWor
   return stub_->Call(options_, "ListWorkers", &v1::JobService::Stub::ListWorkers, request);
 }
 
+absl::StatusOr<v1::BackupStateResponse> JobClient::BackupState(const v1::BackupStateRequest& request) {
+  return stub_->Call(options_, "BackupState", &v1::JobService::Stub::BackupState, request);
+}
+
 absl::StatusOr<v1::TransferReport> JobClient::GetTransferReport(const v1::GetTransferReportRequest& request) {
   return stub_->Call(options_, "GetTransferReport", &v1::JobService::Stub::GetTransferReport, request);
 }

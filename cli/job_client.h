@@ -49,6 +49,7 @@ class JobClient {
   absl::StatusOr<v1::GetJobLogsResponse> GetJobLogs(const v1::GetJobLogsRequest& request);
   absl::StatusOr<v1::ListCheckpointsResponse> ListCheckpoints(const v1::ListCheckpointsRequest& request);
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers(const v1::ListWorkersRequest& request);
+  absl::StatusOr<v1::BackupStateResponse> BackupState(const v1::BackupStateRequest& request);
   // NOT_FOUND ("job jobs/X has no transfer report yet (state S)") until the job's evaluation has stored one.
   absl::StatusOr<v1::TransferReport> GetTransferReport(const v1::GetTransferReportRequest& request);
   absl::StatusOr<v1::Evaluation> RunEvaluation(const v1::RunEvaluationRequest& request);

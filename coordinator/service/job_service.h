@@ -101,6 +101,8 @@ class CoordinatorJobService final : public v1::JobService::Service {
                              v1::Evaluation* response) override;
   grpc::Status ListWorkers(grpc::ServerContext* context, const v1::ListWorkersRequest* request,
                            v1::ListWorkersResponse* response) override;
+  grpc::Status BackupState(grpc::ServerContext* context, const v1::BackupStateRequest* request,
+                           v1::BackupStateResponse* response) override;
 
  private:
   CoordinatorJobService(CoordinatorStore& store, JobEvents& events, std::function<absl::Time()> clock,
@@ -126,6 +128,8 @@ class CoordinatorJobService final : public v1::JobService::Service {
   absl::Status Download(const v1::DownloadArtifactRequest& request,
                         grpc::ServerWriter<v1::DownloadArtifactResponse>& writer);
   absl::StatusOr<v1::ListWorkersResponse> Workers();
+  // BackupState's logic, for an admin caller: the path checked, the store copied, the copy counted.
+  absl::StatusOr<v1::BackupStateResponse> Backup(const v1::BackupStateRequest& request);
 
   // Stores a new job (QUEUED, its events) under the next free id, indexes its request_id, wakes the scheduler.
   absl::StatusOr<v1::Job> CreateJob(v1::Job job, std::vector<v1::JobEvent> events)

@@ -13,6 +13,7 @@
 // number is never handed out twice. Job ids hold no '/', so "<job>/" prefixes exactly one job's keys.
 #include "coordinator/store/coordinator_store.h"
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -36,6 +37,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
 #include "rocksdb/options.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
 namespace ftd {
@@ -488,6 +490,20 @@ class RocksDbCoordinatorStore final : public CoordinatorStore {
     RETURN_IF_ERROR_CONTEXT(FromRocks(db_->DeleteRange(SyncedWrite(), handle(kCheckpoints), CheckpointPrefix(job_id),
                                                        absl::StrCat("jobs/", job_id, "0"))),
                             absl::StrCat("deleting the checkpoints of job ", job_id));
+    return absl::OkStatus();
+  }
+
+  absl::Status Backup(const std::string& directory) override {
+    std::error_code error;
+    if (std::filesystem::exists(directory, error)) {
+      return absl::AlreadyExistsError(absl::StrCat(directory, " exists (a backup goes into a new directory)"));
+    }
+    rocksdb::Checkpoint* raw = nullptr;
+    RETURN_IF_ERROR_CONTEXT(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw)), "backing up the store");
+    const std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    // log_size_for_flush 0: flush the memtables first, so the copy's state is in SST files (the WAL is copied too).
+    RETURN_IF_ERROR_CONTEXT(FromRocks(checkpoint->CreateCheckpoint(directory, /*log_size_for_flush=*/0)),
+                            absl::StrCat("backing up the store to ", directory));
     return absl::OkStatus();
   }
 

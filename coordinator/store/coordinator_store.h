@@ -166,6 +166,14 @@ class CoordinatorStore {
   virtual absl::StatusOr<int64_t> RemoveAllOrphanCheckpoints() = 0;
   // Removes every checkpoint of the job, committed or not, in one synced write. OK when there are none.
   virtual absl::Status DeleteJobCheckpoints(absl::string_view job_id) = 0;
+
+  // --- Backup. ---
+
+  // A consistent copy of the whole database in `directory` (absent; its parent must exist), taken while the store
+  // serves (RocksDB's Checkpoint: immutable files hard-linked when on the same filesystem, else copied; the WAL
+  // copied), which Open opens as it is. Writes made during the call are in the copy or not, never half.
+  // ALREADY_EXISTS when `directory` exists.
+  virtual absl::Status Backup(const std::string& directory) = 0;
 };
 
 }  // namespace ftd

@@ -188,6 +188,10 @@ class BadRequestsTest(unittest.TestCase):
                            Code.PERMISSION_DENIED, "WorkerService")
         self.assertRefused(self.submit(spec(self.model, self.dataset), who="worker"), Code.PERMISSION_DENIED,
                            "JobService")
+        backup = job_service_pb2.BackupStateRequest(directory=self.cluster.path("alice-backup"))
+        self.assertRefused(lambda: self.jobs.BackupState(backup, timeout=TIMEOUT, metadata=self.auth("alice")),
+                           Code.PERMISSION_DENIED, "admin")
+        self.assertFalse(os.path.exists(backup.directory))
 
     def test_bad_worker_requests(self):
         self.assertRefused(lambda: self.workers.RegisterWorker(self.registration(), timeout=TIMEOUT,

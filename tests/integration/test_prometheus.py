@@ -1,8 +1,11 @@
 """Done-when 5 of the coordinator issue: a real Prometheus (Debian's package) scrapes ftd and a worker while a job
 runs; `promtool check metrics` passes on both endpoints and a query through Prometheus's HTTP API returns the job's
-train loss. Skips with a message where prometheus or promtool is absent."""
+train loss. The server also loads deploy/prometheus's alert rules (the scrape jobs carry deploy's names, which the
+rules select on): every group is listed and every rule evaluates without error. Skips with a message where prometheus
+or promtool is absent."""
 
 import json
+import os
 import shutil
 import subprocess
 import unittest
@@ -10,6 +13,9 @@ import urllib.parse
 import urllib.request
 
 import cluster
+
+
+ALERT_RULES = os.path.join(cluster.SOURCE_DIR, "deploy", "prometheus", "rules", "ftd-alerts.yml")
 
 
 def fetch(url):
@@ -42,10 +48,11 @@ class PrometheusTest(unittest.TestCase):
         prometheus_port = cluster.free_port()
         with open(c.path("prometheus.yml"), "w") as f:
             f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+                    "rule_files:\n  - '%s'\n"
                     "scrape_configs:\n"
-                    "  - job_name: ftd\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n"
+                    "  - job_name: ftd-coordinator\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n"
                     "  - job_name: ftd-worker\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n"
-                    % (c.http_port, worker_port))
+                    % (os.path.abspath(ALERT_RULES), c.http_port, worker_port))
         log = c.open_log("prometheus.log", "w")
         prometheus = subprocess.Popen(
             ["prometheus", "--config.file=" + c.path("prometheus.yml"), "--storage.tsdb.path=" + c.path("tsdb"),
@@ -66,6 +73,21 @@ class PrometheusTest(unittest.TestCase):
         self.assertGreater(float(worker_loss[0]["value"][1]), 0)
         targets = json.loads(fetch("http://127.0.0.1:%d/api/v1/targets" % prometheus_port))
         self.assertEqual(sorted(t["health"] for t in targets["data"]["activeTargets"]), ["up", "up"])
+
+        # deploy/prometheus's rules: loaded (a file Prometheus cannot parse stops it at start) and evaluated cleanly
+        # against the live metrics, one evaluation a second.
+        def rules_evaluated():
+            groups = json.loads(fetch("http://127.0.0.1:%d/api/v1/rules" % prometheus_port))["data"]["groups"]
+            rules = [rule for group in groups for rule in group["rules"]]
+            return groups if rules and all(rule["health"] != "unknown" for rule in rules) else None
+        groups = cluster.wait_for(rules_evaluated, 30, "Prometheus to evaluate deploy's alert rules")
+        self.assertEqual([g["name"] for g in groups], ["ftd-coordinator", "ftd-jobs"])
+        rules = {rule["name"]: rule for group in groups for rule in group["rules"]}
+        self.assertEqual(sorted(rules), ["FtdCheckpointFailures", "FtdCoordinatorDown", "FtdEarlyStopFired",
+                                         "FtdGeneralPerplexityRising", "FtdJobFailed", "FtdNoSchedulingProgress",
+                                         "FtdWorkerLost"])
+        for name, rule in rules.items():
+            self.assertEqual((rule["health"], rule.get("lastError", "")), ("ok", ""), name)
 
         for port in (c.http_port, worker_port):
             exposition = fetch("http://127.0.0.1:%d/metrics" % port)
