@@ -19,9 +19,15 @@ PACKAGES=(
   python3 python3-grpcio python3-grpc-tools python3-protobuf
   prometheus
   chromium
+  # deploy checks (tests/deploy); kubectl below
+  python3-kubernetes
   # the demo's general English text (scripts/demo.sh, scripts/demo/prepare_data.py)
   fortunes fortunes-min jargon-text debian-faq
 )
+
+# kubectl renders deploy/k8s (tests/deploy): Debian's kubernetes-client, unless a kubectl is there already (another
+# package's, e.g. Google's, which Debian's would clash with on /usr/bin/kubectl).
+command -v kubectl >/dev/null 2>&1 || PACKAGES+=(kubernetes-client)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
