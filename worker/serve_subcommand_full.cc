@@ -15,6 +15,7 @@
 #include "common/http/host_port.h"
 #include "kernels/device_query.h"
 #include "common/http/http_server.h"
+#include "common/metrics/build_info.h"
 #include "common/metrics/text_registry.h"
 #include "worker/serve_subcommand.h"
 #include "worker/service/worker_agent.h"
@@ -117,8 +118,10 @@ ServeSubcommand AddServeSubcommand(CLI::App& app) {
     if (!http_listen->empty()) {
       absl::StatusOr<HostPort> address = ParseHostPort(*http_listen, "--http-listen");
       absl::StatusOr<std::unique_ptr<WorkerMetrics>> made = WorkerMetrics::Create(registry);
-      if (!address.ok() || !made.ok()) {
-        std::cerr << "ftd-worker serve: " << (address.ok() ? made.status() : address.status()).message() << "\n";
+      const absl::Status build_info = RegisterBuildInfo(registry, "ftd-worker");
+      if (!address.ok() || !made.ok() || !build_info.ok()) {
+        const absl::Status failed = !address.ok() ? address.status() : !made.ok() ? made.status() : build_info;
+        std::cerr << "ftd-worker serve: " << failed.message() << "\n";
         return 2;
       }
       metrics = *std::move(made);

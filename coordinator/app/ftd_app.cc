@@ -25,6 +25,7 @@
 #include "common/http/host_port.h"
 #include "common/http/http_server.h"
 #include "common/logging.h"
+#include "common/metrics/build_info.h"
 #include "common/metrics/text_registry.h"
 #include "common/status_macros.h"
 #include "coordinator/app/coordinator_metrics.h"
@@ -111,6 +112,7 @@ absl::StatusOr<std::unique_ptr<FtdApplication>> FtdApplication::Create(FtdOption
   tls.client_ca_path = options.tls_client_ca;
   ASSIGN_OR_RETURN(parts->credentials, MakeServerCredentials(tls, parts->tokens));  // Bad files fail here.
   parts->registry = std::make_unique<TextMetricsRegistry>();
+  RETURN_IF_ERROR(RegisterBuildInfo(*parts->registry, "ftd"));
   ASSIGN_OR_RETURN(parts->job_metrics, JobMetrics::Create(*parts->registry));
   JobServiceOptions job_options;
   job_options.path_roots = std::move(roots);

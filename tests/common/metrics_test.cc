@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/metrics/build_info.h"
 #include "common/metrics/metrics.h"
 #include "common/metrics/text_format.h"
 #include "common/metrics/text_registry.h"
@@ -82,6 +84,18 @@ TEST(MetricsTest, ExposesCountersGaugesAndHistogramsExactly) {
             "ftd_test_requests_total{method=\"GET\",code=\"200\"} 3.5\n"
             "ftd_test_requests_total{method=\"POST\",code=\"500\"} 1\n");
   EXPECT_EQ(registry.ContentType(), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+TEST(MetricsTest, BuildInfoIsOneGaugeOfValueOneRegisteredOnce) {
+  TextMetricsRegistry registry;
+  ASSERT_TRUE(RegisterBuildInfo(registry, "ftd").ok());
+  EXPECT_FALSE(BuildVersion().empty());
+  EXPECT_FALSE(BuildRevision().empty());
+  EXPECT_EQ(registry.Expose(),
+            absl::StrCat("# HELP ftd_build_info Always 1; its labels say which binary, version and source revision "
+                         "is running.\n# TYPE ftd_build_info gauge\nftd_build_info{binary=\"ftd\",version=\"",
+                         BuildVersion(), "\",revision=\"", BuildRevision(), "\"} 1\n"));
+  EXPECT_EQ(RegisterBuildInfo(registry, "ftd").code(), absl::StatusCode::kAlreadyExists);
 }
 
 TEST(MetricsTest, UnlabelledFamiliesShowFromTheStart) {

@@ -71,6 +71,10 @@ class PrometheusTest(unittest.TestCase):
             lambda: self.query(prometheus_port, 'ftd_worker_rank_train_loss{job_name="%s",rank="0"}' % job), 60,
             "Prometheus to hold the worker's rank loss")
         self.assertGreater(float(worker_loss[0]["value"][1]), 0)
+        build_info = cluster.wait_for(lambda: self.query(prometheus_port, "ftd_build_info"), 60,
+                                      "Prometheus to hold both binaries' build info")
+        self.assertEqual(sorted(s["metric"]["binary"] for s in build_info), ["ftd", "ftd-worker"])
+        self.assertTrue(all(s["metric"]["version"] and s["metric"]["revision"] for s in build_info), build_info)
         targets = json.loads(fetch("http://127.0.0.1:%d/api/v1/targets" % prometheus_port))
         self.assertEqual(sorted(t["health"] for t in targets["data"]["activeTargets"]), ["up", "up"])
 
