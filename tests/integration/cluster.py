@@ -9,6 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 SOURCE_DIR = os.environ.get("FTD_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -84,6 +85,7 @@ class Cluster:
         self.grpc_port = free_port()
         self.http_port = free_port()
         self.ftd = None
+        self.prometheus = None
         self.workers = {}
         self.ftd_starts = 0
         self.files = []
@@ -173,6 +175,45 @@ class Cluster:
             f.write(spec_text)
         return self.ftctl("submit", path).stdout.strip()
 
+    def start_prometheus(self, worker_ports, rule_files=()):
+        """A real Prometheus (Debian package prometheus) scraping ftd and the workers' HTTP ports every second under
+        deploy/prometheus's job names (ftd-coordinator, ftd-worker), with `rule_files` loaded; killed by close().
+        Returns its port once it is ready."""
+        port = free_port()
+        workers = ", ".join("'127.0.0.1:%d'" % p for p in worker_ports)
+        rules = "".join("  - '%s'\n" % os.path.abspath(r) for r in rule_files)
+        with open(self.path("prometheus.yml"), "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+                    + ("rule_files:\n" + rules if rules else "")
+                    + "scrape_configs:\n"
+                    "  - job_name: ftd-coordinator\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n"
+                    "  - job_name: ftd-worker\n    static_configs:\n      - targets: [%s]\n" % (self.http_port, workers))
+        log = self.open_log("prometheus.log", "w")
+        self.prometheus = subprocess.Popen(
+            ["prometheus", "--config.file=" + self.path("prometheus.yml"), "--storage.tsdb.path=" + self.path("tsdb"),
+             "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
+            stdout=log, stderr=subprocess.STDOUT)
+
+        def ready():
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % port, timeout=10):
+                    return True
+            except OSError:
+                return self.prometheus.poll() is not None  # Exited: stop waiting, the check below says why.
+        wait_for(ready, 30, "Prometheus to be ready")
+        if self.prometheus.poll() is not None:
+            raise AssertionError("prometheus exited: " + self.read("prometheus.log"))
+        return port
+
+    def prometheus_query(self, port, expression):
+        """The result vector of an instant query through Prometheus' HTTP API."""
+        url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": expression}))
+        with urllib.request.urlopen(url, timeout=10) as response:
+            answer = json.loads(response.read().decode())
+        if answer["status"] != "success":
+            raise AssertionError("query %s: %s" % (expression, answer))
+        return answer["data"]["result"]
+
     def logs(self):
         """Every log file of the cluster, for a failure message."""
         out = []
@@ -183,7 +224,7 @@ class Cluster:
         return "\n".join(out)
 
     def close(self):
-        for process in list(self.workers.values()) + ([self.ftd] if self.ftd else []):
+        for process in list(self.workers.values()) + [p for p in (self.ftd, self.prometheus) if p]:
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 process.wait()

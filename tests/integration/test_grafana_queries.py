@@ -8,7 +8,6 @@ import glob
 import json
 import os
 import shutil
-import subprocess
 import unittest
 import urllib.parse
 import urllib.request
@@ -91,37 +90,11 @@ class GrafanaQueriesTest(unittest.TestCase):
         self.addCleanup(self.cluster.close)
 
     def query(self, port, expression):
-        url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": expression}))
-        answer = json.loads(fetch(url))
-        self.assertEqual(answer["status"], "success", answer)
-        return answer["data"]["result"]
+        return self.cluster.prometheus_query(port, expression)
 
     def start_prometheus(self, worker_ports):
-        c = self.cluster
-        port = cluster.free_port()
-        workers = ", ".join("'127.0.0.1:%d'" % p for p in worker_ports)
-        with open(c.path("prometheus.yml"), "w") as f:
-            # deploy's job names: the coordinator dashboard's "up" panel selects on them.
-            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
-                    "scrape_configs:\n"
-                    "  - job_name: ftd-coordinator\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n"
-                    "  - job_name: ftd-worker\n    static_configs:\n      - targets: [%s]\n"
-                    % (c.http_port, workers))
-        log = c.open_log("prometheus.log", "w")
-        prometheus = subprocess.Popen(
-            ["prometheus", "--config.file=" + c.path("prometheus.yml"), "--storage.tsdb.path=" + c.path("tsdb"),
-             "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
-            stdout=log, stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: (prometheus.kill(), prometheus.wait()))
-
-        def ready():
-            try:
-                return fetch("http://127.0.0.1:%d/-/ready" % port)
-            except OSError:
-                return prometheus.poll() is not None  # Exited: stop waiting, the check below says why.
-        cluster.wait_for(ready, 30, "Prometheus to be ready")
-        self.assertIsNone(prometheus.poll(), c.read("prometheus.log"))
-        return port
+        # deploy's job names: the coordinator dashboard's "up" panel selects on them.
+        return self.cluster.start_prometheus(worker_ports)
 
     def test_every_panel_query_returns_series(self):
         c = self.cluster

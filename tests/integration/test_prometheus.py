@@ -31,10 +31,7 @@ class PrometheusTest(unittest.TestCase):
         self.addCleanup(self.cluster.close)
 
     def query(self, port, expression):
-        url = "http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": expression}))
-        answer = json.loads(fetch(url))
-        self.assertEqual(answer["status"], "success", answer)
-        return answer["data"]["result"]
+        return self.cluster.prometheus_query(port, expression)
 
     def test_prometheus_scrapes_the_coordinator_and_a_worker(self):
         c = self.cluster
@@ -45,20 +42,7 @@ class PrometheusTest(unittest.TestCase):
         worker_port = c.worker_http_port("w1")
         c.wait_workers(1)
 
-        prometheus_port = cluster.free_port()
-        with open(c.path("prometheus.yml"), "w") as f:
-            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
-                    "rule_files:\n  - '%s'\n"
-                    "scrape_configs:\n"
-                    "  - job_name: ftd-coordinator\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n"
-                    "  - job_name: ftd-worker\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n"
-                    % (os.path.abspath(ALERT_RULES), c.http_port, worker_port))
-        log = c.open_log("prometheus.log", "w")
-        prometheus = subprocess.Popen(
-            ["prometheus", "--config.file=" + c.path("prometheus.yml"), "--storage.tsdb.path=" + c.path("tsdb"),
-             "--web.listen-address=127.0.0.1:%d" % prometheus_port, "--log.level=warn"],
-            stdout=log, stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: (prometheus.kill(), prometheus.wait()))
+        prometheus_port = c.start_prometheus([worker_port], rule_files=[ALERT_RULES])
 
         # A job long enough to be scraped while it runs.
         job = c.submit(cluster.lora_spec(dataset, max_steps=150, save_steps=50, world_size=1))
