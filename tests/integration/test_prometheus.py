@@ -88,6 +88,15 @@ class PrometheusTest(unittest.TestCase):
                       fetch("http://127.0.0.1:%d/metrics" % c.http_port))
         self.assertIn('ftd_worker_rank_exits_total{result="done"} 1',
                       fetch("http://127.0.0.1:%d/metrics" % worker_port))
+        # The worker's own state, through Prometheus: one CPU slot, a heartbeat in the last lease, busy while the
+        # job ran.
+        self.assertEqual(float(self.query(prometheus_port, 'ftd_worker_devices{kind="cpu"}')[0]["value"][1]), 1)
+        self.assertEqual(float(self.query(prometheus_port, 'ftd_worker_devices{kind="cuda"}')[0]["value"][1]), 0)
+        age = self.query(prometheus_port, "time() - ftd_worker_last_heartbeat_timestamp_seconds")
+        self.assertLess(float(age[0]["value"][1]), 30)
+        busy = cluster.wait_for(lambda: self.query(prometheus_port, "ftd_worker_busy_seconds_total > 0"), 30,
+                                "Prometheus to hold the worker's busy time")
+        self.assertGreater(float(busy[0]["value"][1]), 0)
 
 
 if __name__ == "__main__":

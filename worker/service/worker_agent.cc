@@ -811,6 +811,7 @@ absl::Status WorkerAgent::Register() {
                     absl::Nanoseconds(response.heartbeat_interval().nanos())
               : absl::Seconds(10);
       FTD_LOG(INFO) << "registered as " << worker_name_ << " with " << options_.coordinator.address;
+      if (options_.metrics != nullptr) options_.metrics->Registered(registration_.gpus_size());
       return absl::OkStatus();
     }
     // ALREADY_EXISTS: this instance's previous registration (a crashed run) still holds its lease; it runs out.
@@ -836,6 +837,7 @@ absl::Status WorkerAgent::Run() {
         if (!rank->finished()) *request.add_ranks() = rank->Status();
       }
     }
+    if (options_.metrics != nullptr) options_.metrics->FlushBusy();
     v1::HeartbeatResponse response;
     const auto context = connection_->NewContext(kCallTimeout);
     const absl::Status status =
@@ -855,6 +857,9 @@ absl::Status WorkerAgent::Run() {
       continue;
     }
     if (!status.ok()) FTD_LOG(WARNING) << status << "; will retry";
+    if (status.ok() && options_.metrics != nullptr) {
+      options_.metrics->HeartbeatAccepted(absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+    }
     ReapFinished();
     if (draining_.load()) {
       bool running = false;

@@ -31,11 +31,50 @@ absl::StatusOr<std::unique_ptr<WorkerMetrics>> WorkerMetrics::Create(MetricsRegi
   ASSIGN_OR_RETURN(m->train_loss_, registry.AddGauge("ftd_worker_rank_train_loss",
                                                      "The rank's last training-step loss (nats/token).",
                                                      {"job_name", "rank"}));
+  ASSIGN_OR_RETURN(GaugeFamily * devices, registry.AddGauge("ftd_worker_devices",
+                                                           "Devices registered, by kind (cuda GPUs, or one cpu slot).",
+                                                           {"kind"}));
+  m->cuda_devices_ = ChildOrNull(devices, {"cuda"});
+  m->cpu_devices_ = ChildOrNull(devices, {"cpu"});
+  ASSIGN_OR_RETURN(GaugeFamily * heartbeat,
+                   registry.AddGauge("ftd_worker_last_heartbeat_timestamp_seconds",
+                                     "Unix time of the last heartbeat the coordinator accepted.", {}));
+  m->last_heartbeat_ = ChildOrNull(heartbeat, {});
+  ASSIGN_OR_RETURN(CounterFamily * busy, registry.AddCounter("ftd_worker_busy_seconds_total",
+                                                             "Wall time with at least one rank running.", {}));
+  m->busy_seconds_ = ChildOrNull(busy, {});
   return m;
+}
+
+void WorkerMetrics::Registered(int gpus) {
+  cuda_devices_->Set(gpus);
+  cpu_devices_->Set(gpus == 0 ? 1 : 0);
+}
+
+void WorkerMetrics::RankStarted() {
+  running_->Increment();
+  absl::MutexLock lock(&mu_);
+  if (ranks_++ == 0) busy_since_ = absl::Now();
+}
+
+void WorkerMetrics::FlushBusy() {
+  absl::MutexLock lock(&mu_);
+  if (ranks_ == 0) return;
+  const absl::Time now = absl::Now();
+  busy_seconds_->Increment(absl::ToDoubleSeconds(now - busy_since_));
+  busy_since_ = now;
 }
 
 void WorkerMetrics::RankEnded(absl::string_view result) {
   running_->Decrement();
+  {
+    absl::MutexLock lock(&mu_);
+    if (ranks_ > 0 && --ranks_ == 0) {
+      const absl::Time now = absl::Now();
+      busy_seconds_->Increment(absl::ToDoubleSeconds(now - busy_since_));
+      busy_since_ = now;
+    }
+  }
   if (Counter* counter = ChildOrNull(exits_, {std::string(result)}); counter != nullptr) counter->Increment();
 }
 
