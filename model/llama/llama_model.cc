@@ -30,15 +30,21 @@ RopeFreqScaling ToFreqScaling(const RopeScaling& s) {
   return out;
 }
 
-// Uploads the named tensor of `hf` as fp32, checking its element count.
-absl::StatusOr<DeviceBuffer> Upload(const HfModel& hf, Backend* backend, const std::string& name,
-                                    int64_t elements) {
+// The named tensor of `hf` as fp32 on the host, checking its element count.
+absl::StatusOr<std::vector<float>> ReadF32(const HfModel& hf, const std::string& name, int64_t elements) {
   ASSIGN_OR_RETURN(TensorView view, hf.weights->Get(name));
   ASSIGN_OR_RETURN(std::vector<float> values, ToF32(view));
   if (static_cast<int64_t>(values.size()) != elements) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": ", values.size(), " elements, the config implies ", elements));
   }
+  return values;
+}
+
+// Uploads the named tensor of `hf` as fp32, checking its element count.
+absl::StatusOr<DeviceBuffer> Upload(const HfModel& hf, Backend* backend, const std::string& name,
+                                    int64_t elements) {
+  ASSIGN_OR_RETURN(const std::vector<float> values, ReadF32(hf, name, elements));
   ASSIGN_OR_RETURN(DeviceBuffer buffer, DeviceBuffer::Create(backend, elements));
   RETURN_IF_ERROR(backend->CopyToDevice(buffer.data(), values.data(), elements * 4));
   return buffer;
@@ -48,12 +54,7 @@ absl::StatusOr<DeviceBuffer> Upload(const HfModel& hf, Backend* backend, const s
 absl::StatusOr<Nf4Tensor> Nf4Projection(const HfModel& hf, const std::string& name, int64_t out, int64_t in,
                                         Nf4Statistics statistics) {
   if (hf.quantization.has_value()) return ReadNf4Weight(hf, name, {out, in});
-  ASSIGN_OR_RETURN(TensorView view, hf.weights->Get(name));
-  ASSIGN_OR_RETURN(std::vector<float> values, ToF32(view));
-  if (static_cast<int64_t>(values.size()) != out * in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": ", values.size(), " elements, the config implies ", out * in));
-  }
+  ASSIGN_OR_RETURN(const std::vector<float> values, ReadF32(hf, name, out * in));
   ASSIGN_OR_RETURN_CONTEXT(Nf4Tensor nf4, QuantizeNf4(values, statistics), name);
   return nf4;
 }

@@ -1,7 +1,5 @@
 // The ftctl binary's job commands against the in-memory JobService served in-process (job_server_fixture.h):
 // flags, FTD_SERVER / FTD_TOKEN / FTD_CONFIG, the config file in $HOME, one-line errors and watch's exit codes.
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/cli/job_server_fixture.h"
+#include "tests/cli/run_local_ftctl.h"
 
 namespace ftd {
 namespace {
@@ -20,11 +19,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::StartsWith;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = FtctlResult;
 
 class FtctlJobsTest : public JobServerTest {
  protected:
@@ -33,17 +28,7 @@ class FtctlJobsTest : public JobServerTest {
     const std::string err = tmp_.path() + "/stderr";
     const std::string cmd = absl::StrCat("env -u FTD_SERVER -u FTD_TOKEN -u FTD_CONFIG HOME=", tmp_.path(), " ", env,
                                          " ", FTCTL_PATH, " ", args, " </dev/null 2>", err);
-    Result r;
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    if (pipe == nullptr) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.out.append(buf, n);
-    const int status = ::pclose(pipe);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream e(err);
-    r.err.assign(std::istreambuf_iterator<char>(e), std::istreambuf_iterator<char>());
-    return r;
+    return RunCapturing(cmd, err);
   }
 };
 
