@@ -28,6 +28,7 @@
 #include "model/model_config.h"
 #include "model/model_init.h"
 #include "model/peft_adapter.h"
+#include "model/training_flops.h"
 #include "model/llama/llama_model.h"
 #include "nlohmann/json.hpp"
 #include "worker/train/adamw_optimizer.h"
@@ -56,16 +57,6 @@ LlamaConfig BenchConfig() {
   c.rope_theta = 10000.0;
   c.tie_word_embeddings = false;
   return c;
-}
-
-// bench/README.md's FLOP rule (model FLOPs per token).
-int64_t FlopsPerToken(const LlamaConfig& c, bool lora, int64_t lora_params) {
-  const int64_t C = c.hidden_size, I = c.intermediate_size, L = c.num_hidden_layers;
-  const int64_t per_layer = C * c.q_dim() * 2 + C * c.kv_dim() * 2 + 3 * C * I;
-  const int64_t n_base = L * per_layer + C * c.vocab_size;
-  const int64_t n_lora = lora ? lora_params : 0;
-  const int64_t n_trained = lora ? n_lora : n_base;
-  return 4 * (n_base + n_lora) + 2 * n_trained + 6 * L * kSeq * C;
 }
 
 struct Options {
@@ -171,7 +162,7 @@ absl::StatusOr<nlohmann::json> Run(const Options& options) {
   const double median = n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
   if (options.profile) PrintProfile(profile, options.steps, median);
   const int64_t tokens = kBatch * kSeq;
-  const int64_t flops = FlopsPerToken(config, lora, lora_params);
+  const int64_t flops = TrainingFlopsPerToken(config, lora ? lora_params : 0, !lora, kSeq);
   struct rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   nlohmann::json out = {{"impl", "ftd"},

@@ -113,6 +113,10 @@ absl::Status Backend::NotSupported(absl::string_view op) const {
   return absl::UnimplementedError(absl::StrCat(op, " not supported by ", name()));
 }
 
+absl::StatusOr<DeviceMemoryStats> Backend::MemoryStats() const { return NotSupported("memory statistics"); }
+
+absl::StatusOr<NominalPeakFlops> Backend::PeakFlops() const { return NotSupported("nominal peak FLOP/s"); }
+
 int64_t Backend::AttentionSavedElements(const AttentionShape& s) const {
   return s.batch * s.q_heads * s.seq * s.seq;
 }

@@ -116,6 +116,19 @@ struct OpProfile {
   std::map<std::string, Entry> ops;
 };
 
+// Backend::MemoryStats.
+struct DeviceMemoryStats {
+  int64_t allocated_bytes = 0;
+  int64_t peak_allocated_bytes = 0;
+};
+
+// Backend::PeakFlops: a spec-sheet figure (what the vendor states, or what the CPU's own description implies), not
+// a measurement: "nominal" in every report that shows it.
+struct NominalPeakFlops {
+  double flops_per_second = 0;
+  std::string basis;  // How it was derived, e.g. "2 threads x 2.60 GHz x 64 fp32 FLOP/cycle (avx512f)".
+};
+
 // One compute backend. The public methods check their arguments (INVALID_ARGUMENT naming the op and the bad
 // shape) and then call the protected Do* virtual, whose default returns UNIMPLEMENTED "<op> not supported by
 // <backend>": a backend that lacks an op says so instead of silently doing nothing. Lifetime: backends live
@@ -135,6 +148,14 @@ class Backend {
   virtual absl::Status CopyToDevice(void* dst, const void* host_src, int64_t bytes) = 0;
   virtual absl::Status CopyToHost(void* host_dst, const void* src, int64_t bytes) = 0;
   virtual absl::Status Memset(void* dst, int value, int64_t bytes) = 0;
+  // Bytes held through Allocate now, and the most held at once since the backend was made: a training run's device
+  // memory peak (torch.cuda.max_memory_allocated's counterpart: the allocator's bytes, not the process's).
+  // UNIMPLEMENTED "memory statistics not supported by <name>" where a backend does not count.
+  virtual absl::StatusOr<DeviceMemoryStats> MemoryStats() const;
+
+  // The device's nominal peak FLOP/s for the arithmetic this backend trains in, with how it was derived: the
+  // denominator of MFU (model FLOPs utilisation). UNIMPLEMENTED where the backend cannot tell.
+  virtual absl::StatusOr<NominalPeakFlops> PeakFlops() const;
 
   // ---- matmul ----
   // a, b, c as MatmulShape says.

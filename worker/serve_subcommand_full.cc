@@ -51,6 +51,9 @@ ServeSubcommand AddServeSubcommand(CLI::App& app) {
   command->add_option("--label", *labels, "Placement label KEY=VALUE (repeatable)");
   command->add_option("--collective-timeout", options->collective_timeout_s,
                       "Seconds a rank's collective call may wait for its peers (default 60)");
+  command->add_option("--peak-flops", options->peak_flops,
+                      "The device's peak FLOP/s, the denominator of the ranks' MFU (default: each rank's backend's "
+                      "nominal figure)");
   command->add_option("--report-interval", *report_seconds, "Seconds between metric reports (default 1)");
   command->add_option("--http-listen", *http_listen,
                       "HOST:PORT for /metrics, /healthz, /readyz (port 0: any free port; default: no HTTP)");

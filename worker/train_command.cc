@@ -99,16 +99,29 @@ absl::Status TrainFromOptions(const TrainCommandOptions& options, std::ostream& 
                              absl::StrCat("rank ", options.rank, " of ", world_size, " connecting"));
     run.collective = collective.get();
   }
+  run.peak_flops = options.peak_flops;
   run.on_step = [&](const TrainStepLog& s) {
-    const json line = {{"step", s.step},     {"total_steps", s.total_steps}, {"epoch", s.epoch},
-                       {"loss", s.loss},     {"lr", s.lr},                   {"grad_norm", s.grad_norm},
-                       {"tokens", s.tokens}, {"targets", s.targets},         {"seconds", s.seconds}};
+    json line = {{"step", s.step},
+                 {"total_steps", s.total_steps},
+                 {"epoch", s.epoch},
+                 {"loss", s.loss},
+                 {"lr", s.lr},
+                 {"grad_norm", s.grad_norm},
+                 {"tokens", s.tokens},
+                 {"targets", s.targets},
+                 {"seconds", s.seconds},
+                 {"data_seconds", s.data_seconds},
+                 {"allreduce_seconds", s.allreduce_seconds},
+                 {"model_flops", s.model_flops}};
+    if (s.mfu.has_value()) line["mfu"] = *s.mfu;
+    if (s.device_memory_peak_bytes.has_value()) line["device_memory_peak_bytes"] = *s.device_memory_peak_bytes;
     log << line.dump() << "\n" << std::flush;
     if (options.json) out << line.dump() << "\n" << std::flush;
   };
-  run.on_eval = [&](const EvalPoint& e) {
-    json line = EvalToJson(e);
+  run.on_eval = [&](const TrainEvalLog& e) {
+    json line = EvalToJson(e.point);
     line["eval"] = true;
+    if (e.general_ppl_limit.has_value()) line["general_ppl_limit"] = *e.general_ppl_limit;
     log << line.dump() << "\n" << std::flush;
     if (options.json) out << line.dump() << "\n" << std::flush;
   };

@@ -21,13 +21,15 @@ struct TrainCommandOptions {
   std::string rendezvous;          // "file:DIR" where the ranks meet; required when world_size > 1.
   std::string checkpoints;         // Store spec (checkpoint_store_spec.h); empty: the build's default under DIR.
   double collective_timeout_s = 300;  // Bound on every collective call: a lost peer fails the rank this soon.
+  double peak_flops = 0;  // The device's peak FLOP/s for MFU; 0: the backend's nominal figure.
   // Where a failure is also written as JSON {"code": <absl::StatusCode number>, "code_name", "message"} (atomically),
   // for a supervising process (`ftd-worker serve`) to classify. Empty: not written.
   std::string error_path;
 };
 
 // Progress (notes, one line per step) goes to `out`; the step log to log_path as it happens. With `json`, `out` gets
-// JSON lines: steps {"step", "total_steps", "loss", ...}, evals {"eval": true, ...} and rank 0's committed
+// JSON lines: steps {"step", "total_steps", "loss", ..., "seconds", "data_seconds", "allreduce_seconds",
+// "model_flops", "mfu"?, "device_memory_peak_bytes"?}, evals {"eval": true, ..., "general_ppl_limit"?} and rank 0's committed
 // checkpoints {"checkpoint": NAME, "step", "best"}; other lines are notes. Errors name the config key, the dataset
 // line, the checkpoint or the step.
 absl::Status RunTrainCommand(const TrainCommandOptions& options, std::ostream& out);

@@ -149,6 +149,9 @@ int RunWorkerCli(int argc, char** argv) {
                     "its latest intact checkpoint");
   train->add_option("--collective-timeout", train_options.collective_timeout_s,
                     "Seconds any collective call may wait for the other ranks (default 300)");
+  train->add_option("--peak-flops", train_options.peak_flops,
+                    "The device's peak FLOP/s, MFU's denominator (default: the backend's nominal figure, e.g. the "
+                    "CPU's cores x clock x vector FMA width)");
   train->add_option("--error-file", train_options.error_path,
                     "On failure also write {\"code\", \"code_name\", \"message\"} JSON here");
 

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/metrics/metrics.h"
+#include "ftd/v1/eval.pb.h"
 #include "ftd/v1/job.pb.h"
 #include "ftd/v1/metrics.pb.h"
 
@@ -22,6 +23,17 @@ namespace ftd {
 //   ftd_job_grad_norm, ftd_job_step_seconds             gauges, the job's latest rank-0 values (job_name="jobs/ft-..."
 //                                                       : not "job", which Prometheus sets to the scrape job);
 //   ftd_job_tokens_total{job_name}                      counter, training tokens over all ranks;
+//   ftd_job_mfu_ratio{job_name}                         gauge, rank 0's model FLOPs utilisation of the last step
+//                                                       (against its device's nominal peak: train --peak-flops);
+//   ftd_job_device_memory_peak_bytes{job_name}          gauge, rank 0's backend allocation peak so far;
+//   ftd_job_allreduce_seconds_total{job_name}           counter, rank 0's seconds summing gradients across ranks;
+//   ftd_job_data_wait_seconds_total{job_name}           counter, rank 0's seconds assembling micro-batches (their
+//                                                       rates over rate(ftd_job_step_seconds...) are shares of the
+//                                                       wall time); steps re-run after a resume are not re-counted;
+//   ftd_job_general_perplexity_limit{job_name}          gauge, the early-stop threshold (baseline x (1 + max rise));
+//   ftd_job_benchmark_value{job_name,benchmark,metric,model}
+//                                                       gauge, each transfer-report row's base and tuned value
+//                                                       (model="base" | "tuned"; benchmark as the report names it);
 //   ftd_coordinator_jobs_submitted_total                counter;
 //   ftd_coordinator_jobs_finished_total{result}         counter, SUCCEEDED / FAILED / CANCELLED / EARLY_STOPPED;
 //   ftd_coordinator_job_restarts_total                  counter;
@@ -41,6 +53,8 @@ class JobMetrics {
   void Sample(absl::string_view job, const ftd::v1::MetricsSample& sample);
   void Submitted() { submitted_->Increment(); }
   void Finished(ftd::v1::JobState state);
+  // The job's transfer report, once stored: its rows become benchmark gauges.
+  void Transferred(absl::string_view job, const ftd::v1::TransferReport& report);
   void Restarted() { restarts_->Increment(); }
   void EarlyStopped(absl::string_view reason);
   void CheckpointStored(double seconds, double bytes);
@@ -57,6 +71,12 @@ class JobMetrics {
   GaugeFamily* grad_norm_ = nullptr;
   GaugeFamily* step_seconds_ = nullptr;
   CounterFamily* tokens_ = nullptr;
+  GaugeFamily* mfu_ = nullptr;
+  GaugeFamily* memory_peak_ = nullptr;
+  CounterFamily* allreduce_seconds_ = nullptr;
+  CounterFamily* data_wait_seconds_ = nullptr;
+  GaugeFamily* general_perplexity_limit_ = nullptr;
+  GaugeFamily* benchmark_value_ = nullptr;
   Counter* submitted_ = nullptr;
   CounterFamily* finished_ = nullptr;
   Counter* restarts_ = nullptr;
@@ -68,6 +88,7 @@ class JobMetrics {
 
   absl::Mutex mu_;
   std::map<std::string, int64_t> tokens_seen_ ABSL_GUARDED_BY(mu_);  // Job -> the last cumulative tokens_seen.
+  std::map<std::string, int64_t> timed_step_ ABSL_GUARDED_BY(mu_);   // Job -> the last step whose seconds counted.
 };
 
 }  // namespace ftd

@@ -337,6 +337,7 @@ absl::StatusOr<JobRuntime::EvaluationStep> JobRuntime::RecordEvaluation(const v1
   }
   ASSIGN_OR_RETURN(const v1::TransferReport report, BuildTransferReport(job, base, tuned, clock_()));
   RETURN_IF_ERROR(store_.PutTransferReport(job_id, report));
+  if (options_.metrics != nullptr) options_.metrics->Transferred(job.name(), report);
   step.done = true;
   step.summary = absl::StrCat("transfer report: ", report.comparisons_size(), " comparisons, overall ",
                               v1::Verdict_Name(report.overall_verdict()));

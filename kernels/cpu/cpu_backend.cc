@@ -1,11 +1,14 @@
 // CpuBackend: host memory (64-byte aligned, for vector loads) and the dispatch of each op to its *Cpu function.
 #include "kernels/cpu/cpu_backend.h"
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/cpu_peak_flops.h"
 
 namespace ftd::cpu {
 
@@ -17,13 +20,27 @@ absl::StatusOr<void*> CpuBackend::Allocate(int64_t bytes) {
   if (p == nullptr) {
     return absl::ResourceExhaustedError(absl::StrCat("cpu Allocate: out of memory for ", bytes, " bytes"));
   }
+  // Counted as the allocator's usable size, which Free can read back without a table of sizes.
+  const auto held = static_cast<int64_t>(malloc_usable_size(p));
+  const int64_t now = allocated_.fetch_add(held, std::memory_order_relaxed) + held;
+  int64_t peak = peak_.load(std::memory_order_relaxed);
+  while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
   return p;
 }
 
 absl::Status CpuBackend::Free(void* ptr) {
+  if (ptr == nullptr) return absl::OkStatus();
+  allocated_.fetch_sub(static_cast<int64_t>(malloc_usable_size(ptr)), std::memory_order_relaxed);
   std::free(ptr);
   return absl::OkStatus();
 }
+
+absl::StatusOr<DeviceMemoryStats> CpuBackend::MemoryStats() const {
+  return DeviceMemoryStats{allocated_.load(std::memory_order_relaxed), peak_.load(std::memory_order_relaxed)};
+}
+
+absl::StatusOr<NominalPeakFlops> CpuBackend::PeakFlops() const { return CpuPeakFlops(); }
 
 absl::Status CpuBackend::CopyToDevice(void* dst, const void* host_src, int64_t bytes) {
   if (bytes > 0) std::memcpy(dst, host_src, static_cast<size_t>(bytes));

@@ -2,11 +2,14 @@
 // OpenBLAS sgemm). The reference every other backend is measured against in the op harness.
 #pragma once
 
+#include <atomic>
+
 #include "kernels/kernels.h"
 
 namespace ftd::cpu {
 
-// Stateless apart from OpenMP/OpenBLAS thread pools; safe to use from one thread at a time (see kernels.h).
+// Stateless apart from OpenMP/OpenBLAS thread pools and the allocation counters (atomic); safe to use from one
+// thread at a time (see kernels.h).
 class CpuBackend final : public Backend {
  public:
   absl::string_view name() const override { return "cpu"; }
@@ -16,6 +19,8 @@ class CpuBackend final : public Backend {
   absl::Status CopyToDevice(void* dst, const void* host_src, int64_t bytes) override;
   absl::Status CopyToHost(void* host_dst, const void* src, int64_t bytes) override;
   absl::Status Memset(void* dst, int value, int64_t bytes) override;
+  absl::StatusOr<DeviceMemoryStats> MemoryStats() const override;
+  absl::StatusOr<NominalPeakFlops> PeakFlops() const override;
 
  protected:
   absl::Status DoMatmul(const MatmulShape& s, float alpha, const float* a, const float* b, float beta,
@@ -68,6 +73,10 @@ class CpuBackend final : public Backend {
   absl::Status DoScale(float* x, float alpha, int64_t n) override;
   absl::Status DoCopy(float* dst, const float* src, int64_t n) override;
   absl::Status DoFill(float* x, float value, int64_t n) override;
+
+ private:
+  std::atomic<int64_t> allocated_{0};
+  std::atomic<int64_t> peak_{0};
 };
 
 }  // namespace ftd::cpu

@@ -13,24 +13,12 @@
 #include "common/metrics/text_registry.h"
 #include "coordinator/store/coordinator_store.h"
 #include "gtest/gtest.h"
+#include "tests/testing/exposed_value.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/temp_dir.h"
 
 namespace ftd {
 namespace {
-
-// The value of the sample `series` in `text`; -1 when no line has it.
-double SampleValue(const std::string& text, const std::string& series) {
-  const std::string prefix = series + " ";
-  for (size_t at = 0; at < text.size();) {
-    const size_t end = text.find('\n', at);
-    const absl::string_view line(text.data() + at, (end == std::string::npos ? text.size() : end) - at);
-    if (line.substr(0, prefix.size()) == prefix) return std::atof(std::string(line.substr(prefix.size())).c_str());
-    if (end == std::string::npos) break;
-    at = end + 1;
-  }
-  return -1;
-}
 
 TEST(CoordinatorMetricsTest, WorkersAreSplitByLeaseStateAtScrapeTime) {
   TempDir dir("ftd_coordinator_metrics_test");
@@ -48,10 +36,10 @@ TEST(CoordinatorMetricsTest, WorkersAreSplitByLeaseStateAtScrapeTime) {
   };
   auto expect = [&](Want want, absl::string_view when) {
     const std::string text = (*metrics)->Expose();
-    EXPECT_EQ(SampleValue(text, "ftd_coordinator_workers{state=\"live\"}"), want.live) << when << "\n" << text;
-    EXPECT_EQ(SampleValue(text, "ftd_coordinator_workers{state=\"expired_unswept\"}"), want.expired_unswept)
+    EXPECT_EQ(ExposedValue(text, "ftd_coordinator_workers{state=\"live\"}"), want.live) << when << "\n" << text;
+    EXPECT_EQ(ExposedValue(text, "ftd_coordinator_workers{state=\"expired_unswept\"}"), want.expired_unswept)
         << when << "\n" << text;
-    EXPECT_EQ(SampleValue(text, "ftd_coordinator_workers_live"), want.total) << when << "\n" << text;
+    EXPECT_EQ(ExposedValue(text, "ftd_coordinator_workers_live"), want.total) << when << "\n" << text;
   };
 
   expect({0, 0, 0}, "no workers");

@@ -31,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/generic_call.h"
 #include "tests/common/find_program.h"
+#include "tests/testing/exposed_value.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/temp_dir.h"
@@ -45,19 +46,6 @@ constexpr char kUserToken[] = "user-token-0123456789abcdef";
 constexpr char kWorkerToken[] = "worker-token-0123456789abcdef";
 // Small, so the oversize case needs no megabytes; the daemon's kMaxRequestBytes takes the same path in gRPC.
 constexpr int kMaxRequest = 4096;
-
-// The value of the sample `series` (name with its labels, as exposed) in `text`; -1 when no line has it.
-double SampleValue(const std::string& text, const std::string& series) {
-  const std::string prefix = series + " ";
-  for (size_t at = 0; at < text.size();) {
-    const size_t end = text.find('\n', at);
-    const absl::string_view line(text.data() + at, (end == std::string::npos ? text.size() : end) - at);
-    if (line.substr(0, prefix.size()) == prefix) return std::atof(std::string(line.substr(prefix.size())).c_str());
-    if (end == std::string::npos) break;
-    at = end + 1;
-  }
-  return -1;
-}
 
 std::string Handled(const std::string& method, const std::string& code) {
   return absl::StrCat("ftd_grpc_server_handled_total{method=\"", method, "\",code=\"", code, "\"}");
@@ -170,12 +158,12 @@ TEST_F(GrpcMetricsTest, CountsUnaryCallsByMethodAndCodeAndTimesThem) {
 
   // The interceptor records at PRE_SEND_STATUS, before the status leaves: a client that has it can read the counts.
   const std::string text = registry_.Expose();
-  EXPECT_EQ(SampleValue(text, Handled("ftd.v1.JobService/GetJob", "NOT_FOUND")), 1) << text;
-  EXPECT_EQ(SampleValue(text, Handled("ftd.v1.JobService/ListJobs", "OK")), 2) << text;
-  EXPECT_EQ(SampleValue(text, Handled("ftd.v1.JobService/GetJob", "OK")), -1) << "only codes seen are exposed";
-  EXPECT_EQ(SampleValue(text, SecondsCount("ftd.v1.JobService/GetJob")), 1) << text;
-  EXPECT_EQ(SampleValue(text, SecondsCount("ftd.v1.JobService/ListJobs")), 2) << text;
-  EXPECT_GE(SampleValue(text, "ftd_grpc_server_handling_seconds_sum{method=\"ftd.v1.JobService/ListJobs\"}"), 0);
+  EXPECT_EQ(ExposedValue(text, Handled("ftd.v1.JobService/GetJob", "NOT_FOUND")), 1) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("ftd.v1.JobService/ListJobs", "OK")), 2) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("ftd.v1.JobService/GetJob", "OK")), -1) << "only codes seen are exposed";
+  EXPECT_EQ(ExposedValue(text, SecondsCount("ftd.v1.JobService/GetJob")), 1) << text;
+  EXPECT_EQ(ExposedValue(text, SecondsCount("ftd.v1.JobService/ListJobs")), 2) << text;
+  EXPECT_GE(ExposedValue(text, "ftd_grpc_server_handling_seconds_sum{method=\"ftd.v1.JobService/ListJobs\"}"), 0);
   EXPECT_THAT(text, HasSubstr("# TYPE ftd_grpc_server_handled_total counter"));
   EXPECT_THAT(text, HasSubstr("# TYPE ftd_grpc_server_handling_seconds histogram"));
 }
@@ -198,10 +186,10 @@ TEST_F(GrpcMetricsTest, CountsStreamingAndCallbackCallsAndLabelsUnknownMethodsUn
   EXPECT_EQ(GenericUnary(channel_, "/made.up/Path", "").error_code(), grpc::StatusCode::UNIMPLEMENTED);
 
   const std::string text = registry_.Expose();
-  EXPECT_EQ(SampleValue(text, Handled("ftd.v1.JobService/WatchJob", "NOT_FOUND")), 1) << text;
-  EXPECT_EQ(SampleValue(text, SecondsCount("ftd.v1.JobService/WatchJob")), 1) << text;
-  EXPECT_EQ(SampleValue(text, Handled("grpc.health.v1.Health/Check", "OK")), 1) << text;
-  EXPECT_EQ(SampleValue(text, Handled("unknown", "UNIMPLEMENTED")), 2) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("ftd.v1.JobService/WatchJob", "NOT_FOUND")), 1) << text;
+  EXPECT_EQ(ExposedValue(text, SecondsCount("ftd.v1.JobService/WatchJob")), 1) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("grpc.health.v1.Health/Check", "OK")), 1) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("unknown", "UNIMPLEMENTED")), 2) << text;
   EXPECT_THAT(text, Not(HasSubstr("Nope")));
   EXPECT_THAT(text, Not(HasSubstr("made.up")));
 }
@@ -212,8 +200,8 @@ TEST_F(GrpcMetricsTest, UnknownMethodsOfASyncOnlyServerAreUnknownToo) {
   v1::ListJobsResponse list;
   ASSERT_TRUE(stub_->ListJobs(Context().get(), v1::ListJobsRequest(), &list).ok());
   const std::string text = registry_.Expose();
-  EXPECT_EQ(SampleValue(text, Handled("unknown", "UNIMPLEMENTED")), 1) << text;
-  EXPECT_EQ(SampleValue(text, Handled("ftd.v1.JobService/ListJobs", "OK")), 1) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("unknown", "UNIMPLEMENTED")), 1) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("ftd.v1.JobService/ListJobs", "OK")), 1) << text;
   EXPECT_THAT(text, Not(HasSubstr("made.up")));
 }
 
@@ -233,12 +221,12 @@ TEST_F(GrpcMetricsTest, CallsTheAuthProcessorRefusesNeverReachTheInterceptor) {
   server_->Shutdown();  // Waits for every call the server took, so nothing is still on its way to the interceptor.
 
   const std::string text = registry_.Expose();
-  EXPECT_EQ(SampleValue(text, Handled("ftd.v1.JobService/ListJobs", "OK")), 1) << text;
-  EXPECT_EQ(SampleValue(text, Handled("ftd.v1.JobService/ListJobs", "UNAUTHENTICATED")), -1) << text;
-  EXPECT_EQ(SampleValue(text, Handled("ftd.v1.JobService/ListJobs", "PERMISSION_DENIED")), -1) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("ftd.v1.JobService/ListJobs", "OK")), 1) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("ftd.v1.JobService/ListJobs", "UNAUTHENTICATED")), -1) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("ftd.v1.JobService/ListJobs", "PERMISSION_DENIED")), -1) << text;
   EXPECT_THAT(text, Not(HasSubstr("UNAUTHENTICATED")));
   EXPECT_THAT(text, Not(HasSubstr("PERMISSION_DENIED")));
-  EXPECT_EQ(SampleValue(text, SecondsCount("ftd.v1.JobService/ListJobs")), 1) << text;
+  EXPECT_EQ(ExposedValue(text, SecondsCount("ftd.v1.JobService/ListJobs")), 1) << text;
 }
 
 // A request over the receive limit: the client sees RESOURCE_EXHAUSTED, and the gRPC core ends the call before a
@@ -256,7 +244,7 @@ TEST_F(GrpcMetricsTest, OversizeRequestsEndInTheCoreAndAreNotCounted) {
   server_->Shutdown();  // Waits for every call the server took, so nothing is still on its way to the interceptor.
 
   const std::string text = registry_.Expose();
-  EXPECT_EQ(SampleValue(text, Handled("ftd.v1.JobService/ListJobs", "OK")), 1) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("ftd.v1.JobService/ListJobs", "OK")), 1) << text;
   EXPECT_THAT(text, Not(HasSubstr("SubmitJob"))) << "no series of the refused call, under any code";
 }
 
@@ -302,13 +290,13 @@ TEST(GrpcServerMetricsProbeTest, HandledFillsTheFamiliesExactly) {
   (*metrics)->Handled("ftd.v1.WorkerService/Heartbeat", grpc::StatusCode::OK, absl::Milliseconds(750));
   (*metrics)->Handled("ftd.v1.WorkerService/Heartbeat", static_cast<grpc::StatusCode>(99), absl::ZeroDuration());
   const std::string text = registry.Expose();
-  EXPECT_EQ(SampleValue(text, Handled("ftd.v1.WorkerService/Heartbeat", "OK")), 2) << text;
-  EXPECT_EQ(SampleValue(text, Handled("ftd.v1.WorkerService/Heartbeat", "UNKNOWN")), 1) << text;
-  EXPECT_EQ(SampleValue(text, SecondsCount("ftd.v1.WorkerService/Heartbeat")), 3) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("ftd.v1.WorkerService/Heartbeat", "OK")), 2) << text;
+  EXPECT_EQ(ExposedValue(text, Handled("ftd.v1.WorkerService/Heartbeat", "UNKNOWN")), 1) << text;
+  EXPECT_EQ(ExposedValue(text, SecondsCount("ftd.v1.WorkerService/Heartbeat")), 3) << text;
   EXPECT_DOUBLE_EQ(
-      SampleValue(text, "ftd_grpc_server_handling_seconds_sum{method=\"ftd.v1.WorkerService/Heartbeat\"}"), 1.0);
+      ExposedValue(text, "ftd_grpc_server_handling_seconds_sum{method=\"ftd.v1.WorkerService/Heartbeat\"}"), 1.0);
   // 0.0005 * 2^9 = 0.256: the 0 and the 0.25 are in it, the 0.75 is not.
-  EXPECT_EQ(SampleValue(text, "ftd_grpc_server_handling_seconds_bucket{method=\"ftd.v1.WorkerService/Heartbeat\","
+  EXPECT_EQ(ExposedValue(text, "ftd_grpc_server_handling_seconds_bucket{method=\"ftd.v1.WorkerService/Heartbeat\","
                               "le=\"0.256\"}"),
             2)
       << text;

@@ -1,5 +1,7 @@
 """deploy/grafana's dashboards against live metrics: a real Prometheus (Debian's package) scrapes ftd and two workers
-while a short LoRA job with guardrail evals runs to the end; then every panel target of every dashboard, its
+while a short LoRA job with guardrail evals and a one-benchmark battery runs to the end; the training-side series
+(all-reduce and data-loader seconds, MFU, memory peak, early-stop threshold, benchmark values) hold real values; then
+every panel target of every dashboard, its
 variables substituted, runs through Prometheus's HTTP API and must return at least one series. Also checks each
 dashboard's structure (unique panel ids, the templated data source on every query panel, gridPos). Skips with a
 message where prometheus is absent."""
@@ -115,7 +117,9 @@ class GrafanaQueriesTest(unittest.TestCase):
         # a rise limit no tiny run reaches, so the job ends SUCCEEDED and the finished counter appears.
         spec = cluster.lora_spec(dataset, max_steps=800, save_steps=100, world_size=2, name="grafana") + "\n".join([
             "val_set_size: 0.2", "eval_steps: 100", "early_stopping:", "  general_eval_dataset: %s" % general,
-            "  general_ppl_max_rise: 100", "  patience: 5", ""])
+            "  general_ppl_max_rise: 100", "  patience: 5",
+            # A battery of one benchmark, so the transfer report's gauges exist.
+            "benchmarks:", "  - suite: perplexity", "    path: %s" % general, ""])
         job = c.submit(spec)
         watch = c.ftctl("watch", job, check=False, timeout=120)
         self.assertEqual(watch.returncode, 0, watch.stdout + watch.stderr + c.logs())
@@ -125,6 +129,21 @@ class GrafanaQueriesTest(unittest.TestCase):
                    "count(count_over_time(ftd_worker_rank_exits_total[30s]) >= 2) == 2")
         cluster.wait_for(lambda: all(self.query(prometheus_port, q) for q in settled), 30,
                          "two scrapes of the finished job and of both ranks' exits")
+
+        # The training-side series carry real values: two ranks all-reduce, rank 0 waits on its data, MFU is a
+        # fraction of the CPU's nominal peak, the threshold is the baseline x (1 + 100).
+        def value(expr):
+            result = self.query(prometheus_port, expr % {"job": 'job_name="%s"' % job})
+            self.assertEqual(len(result), 1, expr)
+            return float(result[0]["value"][1])
+        self.assertGreater(value("ftd_job_allreduce_seconds_total{%(job)s}"), 0)
+        self.assertGreater(value("ftd_job_data_wait_seconds_total{%(job)s}"), 0)
+        self.assertTrue(0 < value("ftd_job_mfu_ratio{%(job)s}") < 1)
+        self.assertGreater(value("ftd_job_device_memory_peak_bytes{%(job)s}"), 100000)
+        baseline = float(c.job(job)["progress"]["baseGeneralPerplexity"])
+        self.assertAlmostEqual(value("ftd_job_general_perplexity_limit{%(job)s}") / (101 * baseline), 1, places=6)
+        self.assertEqual(len(self.query(prometheus_port, 'ftd_job_benchmark_value{job_name="%s"}' % job)), 2 * 3,
+                         "base and tuned, of word_perplexity, byte_perplexity and bits_per_byte")
 
         boards = load_dashboards()
         jobs = [s["metric"]["job_name"] for s in self.query(prometheus_port, "group by (job_name) (ftd_job_train_loss)")]

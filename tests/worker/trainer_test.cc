@@ -1,6 +1,7 @@
 // RunTraining end to end on the tiny Llama fixture: LoRA and full fine-tuning learn (the loss falls) and write
 // loadable results; gradient accumulation equals one big micro-batch (the step's mean token loss); a seed
-// replays a run bit for bit; bad input fails with its cause.
+// replays a run bit for bit; each step reports its model FLOPs, MFU, data time and memory peak; bad input fails
+// with its cause.
 #include "worker/train/trainer.h"
 
 #include <algorithm>
@@ -13,7 +14,9 @@
 #include "gtest/gtest.h"
 #include "model/file_io.h"
 #include "model/hf_model.h"
+#include "model/model_config.h"
 #include "model/peft_adapter.h"
+#include "model/training_flops.h"
 #include "tests/testing/temp_dir.h"
 
 namespace ftd {
@@ -51,11 +54,12 @@ struct TrainRun {
   std::vector<TrainStepLog> steps;
 };
 
-TrainRun Train(const TrainConfig& config, const std::string& out_dir) {
+TrainRun Train(const TrainConfig& config, const std::string& out_dir, double peak_flops = 0) {
   TrainRun run;
   TrainRunOptions options;
   options.output_dir = out_dir;
   options.backend = *GetBackend("cpu");
+  options.peak_flops = peak_flops;
   options.on_step = [&](const TrainStepLog& s) { run.steps.push_back(s); };
   run.summary = RunTraining(config, options);
   return run;
@@ -91,6 +95,45 @@ TEST(TrainerTest, LoraLearnsAndWritesAPeftAdapter) {
     for (float x : *b) norm += x * x;
     EXPECT_GT(norm, 0) << key.module << " B is still zero: it was not trained";
   }
+}
+
+TEST(TrainerTest, EachStepReportsItsCostsFlopsAndMemory) {
+  TempDir tmp;
+  WriteDataset(tmp.file("data.jsonl"), 8);
+  TrainConfig c = BaseConfig(tmp.file("data.jsonl"));
+  c.micro_batch_size = 4;
+  c.gradient_accumulation_steps = 2;
+  c.max_steps = 3;
+  const TrainRun run = Train(c, tmp.file("adapter"), /*peak_flops=*/1e12);
+  ASSERT_TRUE(run.summary.ok()) << run.summary.status();
+  ASSERT_EQ(run.steps.size(), 3u);
+  const absl::StatusOr<LlamaConfig> model = LoadLlamaConfig(kModel);
+  ASSERT_TRUE(model.ok()) << model.status();
+  // r = 4 on all seven projections of every layer: r x (in + out) each.
+  const int64_t C = model->hidden_size, I = model->intermediate_size;
+  const int64_t adapter_params = model->num_hidden_layers * c.lora.r *
+                                 ((C + model->q_dim()) * 2 + (C + model->kv_dim()) * 2 + (C + I) * 3);
+  int64_t previous_peak = 0;
+  for (const TrainStepLog& s : run.steps) {
+    SCOPED_TRACE(s.step);
+    // Model FLOPs per the rule: between every micro-batch being one position long and the whole window.
+    const auto flops = [&](int64_t seq) {
+      return static_cast<double>(s.tokens) *
+             static_cast<double>(TrainingFlopsPerToken(*model, adapter_params, false, seq));
+    };
+    EXPECT_GT(s.model_flops, flops(1));
+    EXPECT_LE(s.model_flops, flops(c.sequence_len));
+    ASSERT_TRUE(s.mfu.has_value());
+    EXPECT_DOUBLE_EQ(*s.mfu, s.model_flops / s.seconds / 1e12);
+    EXPECT_GE(s.data_seconds, 0);
+    EXPECT_LT(s.data_seconds, s.seconds);
+    EXPECT_EQ(s.allreduce_seconds, 0) << "one rank sums nothing";
+    ASSERT_TRUE(s.device_memory_peak_bytes.has_value());
+    EXPECT_GE(*s.device_memory_peak_bytes, previous_peak);
+    previous_peak = *s.device_memory_peak_bytes;
+  }
+  // The backend holds at least the fp32 base weights.
+  EXPECT_GT(previous_peak, 4 * MatmulWeightCount(*model));
 }
 
 TEST(TrainerTest, AccumulatedMicroBatchesEqualOneBigBatch) {

@@ -253,6 +253,9 @@ class RankRun {
         if (line.at("general_ppl").is_number()) {
           sample.set_eval_general_perplexity(line.at("general_ppl").get<double>());
         }
+        if (line.contains("general_ppl_limit") && line.at("general_ppl_limit").is_number()) {
+          (*sample.mutable_extra())["general_ppl_limit"] = line.at("general_ppl_limit").get<double>();
+        }
         AddSample(std::move(sample));
       } else if (line.contains("step")) {
         OnStep(line);
@@ -281,6 +284,10 @@ class RankRun {
     if (seconds > 0) sample.set_tokens_per_second(static_cast<double>(tokens) / seconds);
     (*sample.mutable_extra())["total_steps"] = line.at("total_steps").get<double>();
     (*sample.mutable_extra())["step_seconds"] = seconds;
+    // The trainer's cost breakdown and utilisation (worker/train_command.h), passed on under the same names.
+    for (const char* key : {"data_seconds", "allreduce_seconds", "model_flops", "mfu", "device_memory_peak_bytes"}) {
+      if (line.contains(key) && line.at(key).is_number()) (*sample.mutable_extra())[key] = line.at(key).get<double>();
+    }
     {
       absl::MutexLock lock(&mu_);
       status_.set_step(step);
@@ -368,6 +375,10 @@ class RankRun {
                                      JoinPath(dir_, "error.json"),
                                      "--collective-timeout",
                                      absl::StrCat(options_.collective_timeout_s)};
+    if (options_.peak_flops > 0) {
+      argv.push_back("--peak-flops");
+      argv.push_back(absl::StrCat(options_.peak_flops));
+    }
     if (run_.world_size() > 1) {
       argv.push_back("--rendezvous");
       argv.push_back(absl::StrCat("coordinator:", options_.coordinator.address, "/", run_.job(), "/",

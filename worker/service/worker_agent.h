@@ -45,6 +45,7 @@ struct WorkerAgentOptions {
   absl::Duration report_interval = absl::Seconds(1);
   // Bound on each collective call of a rank: a lost peer fails the rank (RANK_LOST) this soon.
   double collective_timeout_s = 60;
+  double peak_flops = 0;  // The device's peak FLOP/s for the ranks' MFU (`train --peak-flops`); 0: the backend's.
   std::string version;  // ftd version reported at registration.
   // Where ranks, reports and uploads are counted (worker_metrics.h); null: nowhere. Must outlive the agent.
   WorkerMetrics* metrics = nullptr;

@@ -3,23 +3,24 @@
 #include "worker/train/trainer.h"
 
 #include <algorithm>
-#include <cmath>
-#include <set>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <numeric>
+#include <set>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/checkpoint/checkpoint_io.h"
 #include "common/status_macros.h"
 #include "model/file_io.h"
 #include "model/hf_model.h"
 #include "model/llama/llama_model.h"
 #include "model/peft_adapter.h"
 #include "model/tokenizer/tokenizer.h"
-#include "common/checkpoint/checkpoint_io.h"
+#include "model/training_flops.h"
 #include "worker/train/adamw_optimizer.h"
 #include "worker/train/batching.h"
 #include "worker/train/dataset.h"
@@ -162,6 +163,10 @@ StepShare StepMicroBatches(const Units& units, const std::vector<int64_t>& order
   return share;
 }
 
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // Gradients travel in buckets of this many floats (32 MiB): large enough that per-call latency vanishes, small
 // enough that a bucket's transfer does not hold a whole full-FT gradient in flight.
 constexpr int64_t kGradientBucketFloats = int64_t{8} << 20;
@@ -230,6 +235,7 @@ class TrainingRun {
     if (options_.on_note) options_.on_note(text);
   }
   absl::Status Setup();
+  void ResolvePeakFlops();
   absl::Status Resume();
   absl::Status ShareResumedState();
   absl::Status TrainStep();
@@ -253,6 +259,9 @@ class TrainingRun {
   std::optional<AdamWOptimizer> optimizer_;
   LrScheduleConfig schedule_;
   std::optional<EarlyStopPolicy> policy_;
+  LlamaConfig model_config_;
+  int64_t adapter_params_ = 0;      // Trained LoRA parameters (0 for full fine-tuning): the FLOP rule's N_adapter.
+  std::optional<double> peak_flops_;  // MFU's denominator; none when unknown.
   std::string fingerprint_;
   int32_t pad_id_ = 0;
   TrainProgress progress_;
@@ -349,6 +358,9 @@ absl::Status TrainingRun::Setup() {
     RETURN_IF_ERROR(model_->AttachLora(adapter_));
   }
   ASSIGN_OR_RETURN(grads_, model_->NewGradients(TrainsAdapter(config_.method) ? TrainMode::kLora : TrainMode::kFull));
+  model_config_ = model_config;
+  adapter_params_ = TrainsAdapter(config_.method) ? grads_->flat_size() : 0;
+  ResolvePeakFlops();
   AdamWOptions adamw;
   adamw.weight_decay = config_.weight_decay;
   adamw.max_grad_norm = config_.max_grad_norm;
@@ -364,6 +376,24 @@ absl::Status TrainingRun::Setup() {
                     " an epoch, ", plan_.steps_per_epoch, " steps an epoch, ", plan_.total_steps, " steps, ",
                     grads_->names().size(), " trained tensors"));
   return absl::OkStatus();
+}
+
+// MFU's denominator: the figure the run was given, else the backend's nominal one; said once either way.
+void TrainingRun::ResolvePeakFlops() {
+  if (options_.peak_flops > 0) {
+    peak_flops_ = options_.peak_flops;
+    Note(absl::StrFormat("MFU against the given peak of %.4g TFLOP/s", options_.peak_flops / 1e12));
+    return;
+  }
+  absl::StatusOr<NominalPeakFlops> peak = options_.backend->PeakFlops();
+  if (!peak.ok() || peak->flops_per_second <= 0) {
+    Note(absl::StrCat("MFU not reported: ", peak.ok() ? "the backend's peak FLOP/s is 0" : peak.status().message(),
+                      " (give the device's peak with --peak-flops)"));
+    return;
+  }
+  peak_flops_ = peak->flops_per_second;
+  Note(absl::StrFormat("MFU against a nominal peak of %.4g TFLOP/s: %s", peak->flops_per_second / 1e12,
+                       peak->basis));
 }
 
 // Rank 0 continues from the latest checkpoint that reads back intact and sends the state to the other ranks.
@@ -449,6 +479,7 @@ absl::Status TrainingRun::TrainStep() {
                                            plan_.micro_batches_per_epoch, rank_, world_, progress_.next_micro);
   const int64_t step = progress_.step;
   TrainStepLog log;
+  log.data_seconds = SecondsSince(start);
   log.step = step + 1;
   log.total_steps = plan_.total_steps;
   log.epoch = progress_.epoch;
@@ -467,18 +498,27 @@ absl::Status TrainingRun::TrainStep() {
                              absl::StrCat("step ", step + 1));
     log.loss += loss;
     log.tokens += mb.tokens;
+    log.model_flops += static_cast<double>(mb.tokens) *
+                       static_cast<double>(TrainingFlopsPerToken(model_config_, adapter_params_,
+                                                                 !TrainsAdapter(config_.method), mb.seq));
   }
   progress_.micro_done += share.micro_batches;
   if (world_ > 1) {
+    const auto reduce_start = std::chrono::steady_clock::now();
     RETURN_IF_ERROR_CONTEXT(ReduceAcrossRanks(*options_.collective, options_.collective_timeout, *grads_, log),
                             absl::StrCat("step ", step + 1));
+    log.allreduce_seconds = SecondsSince(reduce_start);
   }
   log.lr = LearningRate(schedule_, step);
   ASSIGN_OR_RETURN_CONTEXT(log.grad_norm, optimizer_->Step(*model_, *grads_, log.lr),
                            absl::StrCat("step ", step + 1, " (loss ", log.loss, ")"));
   RETURN_IF_ERROR(grads_->Zero());
   progress_.step = step + 1;
-  log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log.seconds = SecondsSince(start);
+  if (peak_flops_.has_value() && log.seconds > 0) log.mfu = log.model_flops / log.seconds / *peak_flops_;
+  if (absl::StatusOr<DeviceMemoryStats> memory = options_.backend->MemoryStats(); memory.ok()) {
+    log.device_memory_peak_bytes = memory->peak_allocated_bytes;
+  }
   summary_.final_loss = log.loss;
   if (options_.on_step) options_.on_step(log);
   Note(Describe(log));
@@ -521,7 +561,9 @@ absl::Status TrainingRun::Evaluate() {
   }
   Note(absl::StrFormat("eval step %d: task val loss %.6f, general ppl %.4f%s", point.step, point.task_val_loss,
                        point.general_ppl, verdict));
-  if (options_.on_eval) options_.on_eval(point);
+  if (options_.on_eval) {
+    options_.on_eval(TrainEvalLog{point, policy_.has_value() ? policy_->limit() : std::nullopt});
+  }
   return absl::OkStatus();
 }
 

@@ -33,6 +33,21 @@ struct TrainStepLog {
   int64_t tokens = 0;       // Input tokens of the step (padding excluded).
   int64_t targets = 0;      // Tokens scored by the loss.
   double seconds = 0;       // Wall time of the step.
+  double data_seconds = 0;       // Of `seconds`: assembling the step's micro-batches (the data loader's share).
+  double allreduce_seconds = 0;  // Of `seconds`: summing the gradients across ranks (0 with one rank).
+  double model_flops = 0;        // This rank's model FLOPs in the step (model/training_flops.h).
+  // model_flops / seconds / the device's nominal peak FLOP/s (TrainRunOptions::peak_flops, else the backend's):
+  // model FLOPs utilisation. Absent when no peak is known.
+  std::optional<double> mfu;
+  // The most bytes the backend has held at once so far (Backend::MemoryStats); absent where it does not count.
+  std::optional<int64_t> device_memory_peak_bytes;
+};
+
+// One guardrail eval, as the run reports it.
+struct TrainEvalLog {
+  EvalPoint point;
+  // The early-stop threshold in force, baseline x (1 + general_ppl_max_rise); absent without early stopping.
+  std::optional<double> general_ppl_limit;
 };
 
 struct TrainRunOptions {
@@ -53,7 +68,9 @@ struct TrainRunOptions {
   // rank 0 sends the resumed state to the other ranks. Null: no checkpoints, no resume (then early_stopping is
   // refused: its result is a checkpoint).
   CheckpointStore* checkpoints = nullptr;
-  std::function<void(const EvalPoint&)> on_eval;  // Called after every guardrail eval (may be empty).
+  std::function<void(const TrainEvalLog&)> on_eval;  // Called after every guardrail eval (may be empty).
+  // The device's peak FLOP/s for MFU; 0: the backend's nominal figure (Backend::PeakFlops), none if it has none.
+  double peak_flops = 0;
   // Rank 0: called after each checkpoint is committed (and old ones pruned), with its name and whether it is the
   // guardrail's new best (may be empty). `ftd-worker serve` uploads it to the coordinator from here.
   std::function<void(const std::string& name, int64_t step, bool best)> on_checkpoint;
