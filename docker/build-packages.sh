@@ -22,9 +22,9 @@ DEBIAN=(
   # configure-time checks: find_package(GTest REQUIRED), proto/'s Python check
   libgtest-dev libgmock-dev python3 python3-grpcio python3-protobuf
 )
-# FTD_CUDA=ON needs nvcc and cuda_runtime.h, and NCCL (worker/collective/CMakeLists.txt). Keep the CUDA version
+# FTD_CUDA=ON needs nvcc, cuda_runtime.h and cuBLAS (the CUDA backend), and NCCL (worker/collective/CMakeLists.txt). Keep the CUDA version
 # in step with runtime-packages.sh's cuda-cudart-13-0.
-NVIDIA=(cuda-nvcc-13-0 cuda-cudart-dev-13-0 libnccl-dev)
+NVIDIA=(cuda-nvcc-13-0 cuda-cudart-dev-13-0 libcublas-dev-13-0 libnccl-dev)
 
 case ${1:-} in
   coordinator|worker-cpu) printf '%s\n' "${DEBIAN[@]}" ;;

@@ -32,7 +32,7 @@ WORKER_CPU=(
   libpcre2-8-0 libutf8proc2 libyaml-cpp0.7                                                  # tokenizer, job specs
 )
 # CUDA 13.0 from NVIDIA's repository (the build stage's toolkit; keep the two in step, see worker-cuda.Dockerfile).
-WORKER_CUDA=("${WORKER_CPU[@]}" cuda-cudart-13-0)
+WORKER_CUDA=("${WORKER_CPU[@]}" cuda-cudart-13-0 libcublas-13-0 libnccl2)  # CUDA backend, NCCL collective
 
 # Sonames of NVIDIA's CUDA libraries -> the package of NVIDIA's Debian 12 repository that ships them.
 declare -A NVIDIA_SONAMES=(

@@ -68,6 +68,11 @@ absl::Status CheckNf4Weight(absl::string_view op, const Nf4Weight& w, int64_t m)
   return CheckPtrs(op, {{"w.packed", w.packed}, {"w.absmax", w.absmax}});
 }
 
+absl::Status CheckBf16Weight(absl::string_view op, const Bf16Weight& w, int64_t m) {
+  RETURN_IF_ERROR(CheckDims(op, {{"m", m}, {"out", w.out}, {"in", w.in}}));
+  return CheckPtrs(op, {{"w.bits", w.bits}});
+}
+
 absl::Status CheckRope(absl::string_view op, const RopeShape& s) {
   RETURN_IF_ERROR(CheckDims(op, {{"B", s.batch}, {"T", s.seq}, {"H", s.heads}, {"D", s.head_dim},
                                  {"table_len", s.table_len}}));
@@ -154,6 +159,24 @@ absl::Status Backend::Nf4MatmulBackward(const Nf4Weight& w, int64_t m, float alp
   RETURN_IF_ERROR(CheckPtrs("nf4_matmul_backward", {{"dy", dy}, {"dx", dx}}));
   return Profiled("nf4_matmul_backward", [&] {
     return DoNf4MatmulBackward(w, m, alpha, dy, dx, mode);
+  }, [&] { return absl::StrCat(m, "x", w.out, "x", w.in); });
+}
+
+absl::Status Backend::Bf16Matmul(const Bf16Weight& w, int64_t m, float alpha, const float* x, float beta,
+                                 float* y) {
+  RETURN_IF_ERROR(CheckBf16Weight("bf16_matmul", w, m));
+  RETURN_IF_ERROR(CheckPtrs("bf16_matmul", {{"x", x}, {"y", y}}));
+  return Profiled("bf16_matmul", [&] {
+    return DoBf16Matmul(w, m, alpha, x, beta, y);
+  }, [&] { return absl::StrCat(m, "x", w.out, "x", w.in); });
+}
+
+absl::Status Backend::Bf16MatmulBackward(const Bf16Weight& w, int64_t m, float alpha, const float* dy, float* dx,
+                                         GradMode mode) {
+  RETURN_IF_ERROR(CheckBf16Weight("bf16_matmul_backward", w, m));
+  RETURN_IF_ERROR(CheckPtrs("bf16_matmul_backward", {{"dy", dy}, {"dx", dx}}));
+  return Profiled("bf16_matmul_backward", [&] {
+    return DoBf16MatmulBackward(w, m, alpha, dy, dx, mode);
   }, [&] { return absl::StrCat(m, "x", w.out, "x", w.in); });
 }
 
@@ -363,6 +386,12 @@ absl::Status Backend::DoMatmulBackward(const MatmulShape&, float, const float*, 
 }
 absl::Status Backend::DoNf4Matmul(const Nf4Weight&, int64_t, float, const float*, float, float*) {
   return NotSupported("nf4_matmul");
+}
+absl::Status Backend::DoBf16Matmul(const Bf16Weight&, int64_t, float, const float*, float, float*) {
+  return NotSupported("bf16_matmul");
+}
+absl::Status Backend::DoBf16MatmulBackward(const Bf16Weight&, int64_t, float, const float*, float*, GradMode) {
+  return NotSupported("bf16_matmul_backward");
 }
 absl::Status Backend::DoNf4MatmulBackward(const Nf4Weight&, int64_t, float, const float*, float*, GradMode) {
   return NotSupported("nf4_matmul_backward");

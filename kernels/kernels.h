@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "kernels/bf16_weight.h"
 #include "kernels/nf4_weight.h"
 
 namespace ftd {
@@ -157,6 +158,13 @@ class Backend {
   // denominator of MFU (model FLOPs utilisation). UNIMPLEMENTED where the backend cannot tell.
   virtual absl::StatusOr<NominalPeakFlops> PeakFlops() const;
 
+  // Whether the pointers Allocate returns are host memory (the CPU backend's are): a caller handing them to code that
+  // needs device memory (NCCL) or host memory (Gloo, the host's own reads) checks here. Default: device memory.
+  virtual bool host_memory() const { return false; }
+  // Waits until every op issued so far has finished: before another stream or library (a collective) reads what
+  // they wrote. The default, for a backend whose ops finish before they return, does nothing.
+  virtual absl::Status Synchronize() { return absl::OkStatus(); }
+
   // ---- matmul ----
   // a, b, c as MatmulShape says.
   absl::Status Matmul(const MatmulShape& s, float alpha, const float* a, const float* b, float beta, float* c);
@@ -173,6 +181,16 @@ class Backend {
   // says (as MatmulBackward's da). W is frozen, so there is no weight gradient.
   absl::Status Nf4MatmulBackward(const Nf4Weight& w, int64_t m, float alpha, const float* dy, float* dx,
                                  GradMode mode);
+
+  // ---- linear layer over a frozen bf16 weight (a LoRA run's base weight held in bf16; bf16_weight.h) ----
+  // y (m, out) = alpha * x (m, in) @ W^T + beta * y, W widened exactly from `w`'s bf16, products summed in fp32. A
+  // backend may also round x to bf16 (tensor cores multiply bf16 pairs): the CPU one does not, the CUDA one does, so
+  // the op harness holds this op to a bf16-input threshold rather than fp32's.
+  absl::Status Bf16Matmul(const Bf16Weight& w, int64_t m, float alpha, const float* x, float beta, float* y);
+  // The input gradient: dx (m, in) = alpha * dy (m, out) @ W, overwritten or added into as `mode` says (dy may be
+  // rounded to bf16 likewise). W is frozen: no weight gradient.
+  absl::Status Bf16MatmulBackward(const Bf16Weight& w, int64_t m, float alpha, const float* dy, float* dx,
+                                  GradMode mode);
 
   // ---- embedding ----
   // ids (n), table (vocab, dim) -> out (n, dim). ids must lie in [0, vocab).
@@ -285,6 +303,10 @@ class Backend {
                                    float* y);
   virtual absl::Status DoNf4MatmulBackward(const Nf4Weight& w, int64_t m, float alpha, const float* dy, float* dx,
                                            GradMode mode);
+  virtual absl::Status DoBf16Matmul(const Bf16Weight& w, int64_t m, float alpha, const float* x, float beta,
+                                    float* y);
+  virtual absl::Status DoBf16MatmulBackward(const Bf16Weight& w, int64_t m, float alpha, const float* dy,
+                                            float* dx, GradMode mode);
   virtual absl::Status DoEmbeddingForward(const int32_t* ids, const float* table, float* out, int64_t n,
                                           int64_t vocab, int64_t dim);
   virtual absl::Status DoEmbeddingBackward(const int32_t* ids, const float* dout, float* dtable, int64_t n,
@@ -338,11 +360,12 @@ class Backend {
   OpProfile* op_profile_ = nullptr;
 };
 
-// The backend registered under `name` ("cpu"; "cuda" in CUDA builds once it exists). NOT_FOUND, listing the
-// registered names, for any other name.
+// The backend registered under `name`: "cpu"; "cuda" where the build has CUDA and the machine a device (made on
+// first request: FAILED_PRECONDITION saying why where there is none). NOT_FOUND, listing the registered names, for
+// any other name.
 absl::StatusOr<Backend*> GetBackend(absl::string_view name);
 
-// Names of all registered backends, "cpu" first.
+// Names of all registered backends, "cpu" first ("cuda" where there is one: asking makes it).
 std::vector<std::string> RegisteredBackends();
 
 // Adds a backend under its name() (tests, out-of-tree backends). ALREADY_EXISTS if the name is taken.

@@ -13,7 +13,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libyaml-cpp0.7
   libpcre2-dev libpcre2-8-0 libutf8proc-dev libutf8proc2
   libopenblas-openmp-dev libopenblas0-openmp libopenblas-dev libgfortran5
-  libgtest-dev
+  libgtest-dev libgmock-dev
 )
 
 mkdir -p "$DEBS"

@@ -7,9 +7,11 @@
 # transfer table, writes the HTML reports and exports the LoRA adapter. Every process it starts is stopped when it
 # ends, fails or is interrupted.
 #
-#   scripts/demo.sh [--quick] [--base-model DIR] [--task FILE.jsonl] [--out DIR] [--cache DIR] [--bin-dir DIR]
+#   scripts/demo.sh [--quick] [--cpu] [--base-model DIR] [--task FILE.jsonl] [--out DIR] [--cache DIR] [--bin-dir DIR]
 #
 #   --quick        CI-sized: a tiny model, a few steps, a small task (scripts/test.sh runs it)
+#   --cpu          train on the CPU even where the build has CUDA and the machine a GPU (which it uses by default:
+#                  one ftd-worker per GPU, up to 2, and `device: cuda` jobs)
 #   --base-model   fine-tune this Hugging Face model directory instead of pretraining one
 #   --task         your own task: JSONL with "text" and "label" per line (default: the licence task)
 #   --out          where everything goes (default demo-out/ in the checkout; replaced)
@@ -19,16 +21,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-QUICK=0 BASE_MODEL="" TASK_FILE="" OUT="$ROOT/demo-out" CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/ftd-demo" BIN_DIR=""
+QUICK=0 FORCE_CPU=0 BASE_MODEL="" TASK_FILE="" OUT="$ROOT/demo-out" CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/ftd-demo" BIN_DIR=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
+    --cpu) FORCE_CPU=1 ;;
     --base-model) BASE_MODEL=$(realpath "$2"); shift ;;
     --task) TASK_FILE=$(realpath "$2"); shift ;;
     --out) OUT=$(realpath -m "$2"); shift ;;
     --cache) CACHE=$(realpath -m "$2"); shift ;;
     --bin-dir) BIN_DIR=$(realpath "$2"); shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -98,8 +101,21 @@ PREP=(python3 scripts/demo/prepare_data.py --out "$OUT/data")
 "${PREP[@]}"
 DATA=$OUT/data
 
-# ---- 3. the service: ftd and two CPU workers on loopback, one core each ----
-say "starting ftd and 2 CPU workers on loopback"
+# ---- 3. the service: ftd and two workers on loopback: one per GPU (up to 2) where this build and machine have
+# GPUs, else two CPU workers of one core each ----
+GPUS=0
+if [ $FORCE_CPU -eq 0 ]; then
+  GPUS=$("$WORKER" devices --json 2>/dev/null | python3 -c 'import json, sys
+try: print(min(len(json.load(sys.stdin).get("devices", [])), 2))
+except Exception: print(0)')
+fi
+if [ "$GPUS" -gt 0 ]; then
+  DEVICE=cuda WORKERS=$GPUS PRETRAIN_WORLD=$GPUS
+  say "starting ftd and $GPUS GPU worker(s) on loopback"
+else
+  DEVICE=cpu WORKERS=2 PRETRAIN_WORLD=2
+  say "starting ftd and 2 CPU workers on loopback"
+fi
 read -r GRPC_PORT HTTP_PORT < <(python3 -c 'import socket
 ports = []
 for _ in range(2):
@@ -107,15 +123,20 @@ for _ in range(2):
 print(*[s.getsockname()[1] for s in ports])')
 export FTD_SERVER=127.0.0.1:$GRPC_PORT
 start ftd "$FTD" --data-dir "$OUT/ftd" --listen "$FTD_SERVER" --http-listen "127.0.0.1:$HTTP_PORT"
-for i in 1 2; do
-  # One core per worker: two OpenMP teams spinning on two cores would take turns at a crawl.
-  start "worker$i" env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive \
-    "$WORKER" serve --coordinator "$FTD_SERVER" --work-dir "$OUT/worker$i" --host "worker$i" --memory-bytes $((6 << 30))
+for i in $(seq "$WORKERS"); do
+  if [ "$DEVICE" = cuda ]; then
+    start "worker$i" "$WORKER" serve --coordinator "$FTD_SERVER" --work-dir "$OUT/worker$i" --host "worker$i" \
+      --gpu $((i - 1))
+  else
+    # One core per worker: two OpenMP teams spinning on two cores would take turns at a crawl.
+    start "worker$i" env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive \
+      "$WORKER" serve --coordinator "$FTD_SERVER" --work-dir "$OUT/worker$i" --host "worker$i" --memory-bytes $((6 << 30))
+  fi
 done
 for _ in $(seq 300); do
   [ "$("$FTCTL" workers -o json 2>/dev/null | python3 -c 'import json,sys
 try: print(len(json.load(sys.stdin).get("workers", [])))
-except Exception: print(0)')" = 2 ] && break
+except Exception: print(0)')" = "$WORKERS" ] && break
   sleep 0.1
 done
 "$FTCTL" workers || die "ftd did not come up (logs in $OUT/logs)"
@@ -136,7 +157,7 @@ if [ -z "$BASE_MODEL" ]; then
   if [ -f "$BASE_MODEL/config.json" ]; then
     say "reusing the pretrained base model $BASE_MODEL"
   else
-    say "pretraining a byte-level Llama from random initialisation through ftd ($PRETRAIN_STEPS steps, 2 ranks)"
+    say "pretraining a byte-level Llama from random initialisation through ftd ($PRETRAIN_STEPS steps, $PRETRAIN_WORLD rank(s), $DEVICE)"
     "$FTCTL" model init --config "$DATA/model_config.json" --tokenizer "$DATA/tokenizer" --seed 1 "$OUT/init" >/dev/null
     cat >"$OUT/pretrain.yaml" <<EOF
 name: demo-pretrain
@@ -154,8 +175,8 @@ warmup_steps: $(( PRETRAIN_STEPS / 20 + 1 ))
 weight_decay: 0.01
 seed: 1
 save_steps: $(( PRETRAIN_STEPS / 4 ))
-world_size: 2
-device: cpu
+world_size: $PRETRAIN_WORLD
+device: $DEVICE
 EOF
     PRETRAIN=$("$FTCTL" submit "$OUT/pretrain.yaml")
     wait_job "$PRETRAIN"
@@ -211,10 +232,10 @@ benchmarks:
     path: $DATA/general/haystack.txt
     context_lengths: $CONTEXTS
 world_size: 1
-device: cpu
+device: $DEVICE
 EOF
 }
-say "fine-tuning on the task: full, LoRA and QLoRA jobs (2 run at a time on the 2 workers)"
+say "fine-tuning on the task: full, LoRA and QLoRA jobs ($WORKERS at a time on the $DEVICE worker(s))"
 declare -A JOB
 for m in full lora qlora; do
   case $m in full) lr=3e-4 ;; *) lr=3e-3 ;; esac

@@ -36,21 +36,20 @@ if [ -d .deps/prefix/usr ]; then
   export LD_LIBRARY_PATH="$P/lib/x86_64-linux-gnu:$P/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
-# NCCL for the NCCL collective (worker/collective): the CUDA toolkit's, else PyTorch's pip package (nvidia-nccl-cu*,
-# site-packages/nvidia/nccl/{include,lib}; its library has only the versioned name, which CMake's find_library
-# misses, so both paths are passed). Found nowhere: FTD_NCCL=AUTO, the build goes on without the NCCL collective and
-# its test, and summary.json says so.
-NCCL_SOURCE=none NCCL_LIB="" NCCL_INC=""
+# Libraries the CUDA build links, looked for beside the CUDA toolkit and else in PyTorch's pip packages
+# (site-packages/nvidia/<folder>/{include,lib}, whose libraries have only their versioned names, which CMake's
+# find_library misses, so both paths are passed).
 CUDA_ROOT=$(dirname "$(dirname "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")")
-for d in "$CUDA_ROOT/lib64" "$CUDA_ROOT/lib" "$CUDA_ROOT/targets/x86_64-linux/lib"; do
-  if [ -e "$d/libnccl.so.2" ] && [ -e "$CUDA_ROOT/include/nccl.h" ]; then
-    NCCL_SOURCE=cuda-toolkit NCCL_LIB=$d/libnccl.so.2 NCCL_INC=$CUDA_ROOT/include
-    break
-  fi
-done
-if [ -z "$NCCL_LIB" ]; then
-  PIP_NCCL=$(python3 - 2>/dev/null <<'PY'
+# find_cuda_library LIBRARY HEADER PIP_PACKAGES: prints "SOURCE LIBRARY_PATH INCLUDE_DIR", or nothing. PIP_PACKAGES is
+# a comma-separated list of folders under site-packages/nvidia (CUDA 13's wheels put cuBLAS in cu13/).
+find_cuda_library() {
+  local d
+  for d in "$CUDA_ROOT/lib64" "$CUDA_ROOT/lib" "$CUDA_ROOT/targets/x86_64-linux/lib"; do
+    if [ -e "$d/$1" ] && [ -e "$CUDA_ROOT/include/$2" ]; then echo "cuda-toolkit $d/$1 $CUDA_ROOT/include"; return; fi
+  done
+  python3 - "$1" "$2" "$3" 2>/dev/null <<'PY'
 import os, site, sys
+library, header, packages = sys.argv[1:]
 dirs = list(sys.path)
 for get in (site.getsitepackages, site.getusersitepackages):
     try:
@@ -58,23 +57,36 @@ for get in (site.getsitepackages, site.getusersitepackages):
         dirs += [found] if isinstance(found, str) else list(found)
     except Exception:
         pass
-for d in dirs:
-    nccl = os.path.join(d, "nvidia", "nccl")
-    if os.path.exists(os.path.join(nccl, "lib", "libnccl.so.2")) and os.path.exists(os.path.join(nccl, "include", "nccl.h")):
-        print(nccl)
+found = [(p, os.path.join(d, "nvidia", p)) for d in dirs for p in packages.split(",")]
+for package, root in found:
+    if os.path.exists(os.path.join(root, "lib", library)) and os.path.exists(os.path.join(root, "include", header)):
+        print("pip-nvidia-%s %s %s" % (package, os.path.join(root, "lib", library), os.path.join(root, "include")))
         break
 PY
-  )
-  if [ -n "$PIP_NCCL" ]; then
-    NCCL_SOURCE=pip-nvidia-nccl NCCL_LIB=$PIP_NCCL/lib/libnccl.so.2 NCCL_INC=$PIP_NCCL/include
-  fi
-fi
+}
+
+# NCCL for the NCCL collective (worker/collective). Found nowhere: FTD_NCCL=AUTO, the build goes on without the NCCL
+# collective and its test, and summary.json says so.
+read -r NCCL_SOURCE NCCL_LIB NCCL_INC < <(find_cuda_library libnccl.so.2 nccl.h nccl; echo)
+NCCL_SOURCE=${NCCL_SOURCE:-none}
 if [ -n "$NCCL_LIB" ]; then
   CMAKE_ARGS+=(-DFTD_NCCL=ON -DNCCL_LIBRARY="$NCCL_LIB" -DNCCL_INCLUDE_DIR="$NCCL_INC")
   export LD_LIBRARY_PATH="$(dirname "$NCCL_LIB")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 else
   CMAKE_ARGS+=(-DFTD_NCCL=AUTO)
 fi
+# cuBLAS for the CUDA backend (kernels/cuda). Found nowhere: the build has no CUDA backend (GetBackend("cuda") says
+# why), so the CUDA op harness and step parity cannot run; summary.json says so.
+read -r CUBLAS_SOURCE CUBLAS_LIB CUBLAS_INC < <(find_cuda_library libcublas.so.13 cublas_v2.h cu13,cublas; echo)
+CUBLAS_SOURCE=${CUBLAS_SOURCE:-none}
+if [ "$CUBLAS_SOURCE" != none ] && [ "$CUBLAS_SOURCE" != cuda-toolkit ]; then
+  CMAKE_ARGS+=(-DFTD_CUBLAS_LIBRARY="$CUBLAS_LIB" -DFTD_CUBLAS_INCLUDE_DIR="$CUBLAS_INC")
+fi
+if [ -n "$CUBLAS_LIB" ]; then
+  export LD_LIBRARY_PATH="$(dirname "$CUBLAS_LIB")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+echo "cublas: $CUBLAS_SOURCE ${CUBLAS_LIB:-(not found: no CUDA backend in this build)}" | tee -a "$OUT/env.txt"
+export CUBLAS_SOURCE CUBLAS_LIB
 echo "nccl: $NCCL_SOURCE ${NCCL_LIB:-(not found: no NCCL collective in this build)}" | tee -a "$OUT/env.txt"
 # NCCL's own warnings (why a communicator failed) go into ctest.log.
 export NCCL_DEBUG=${NCCL_DEBUG:-WARN}
@@ -146,6 +158,9 @@ elif nccl["source"] == "none":
 elif not nccl["test_built"]:
     nccl["note"] = "NCCL found but nccl_collective_test was not built (see build.log)"
 summary["nccl"] = nccl
+summary["cublas"] = {"source": os.environ.get("CUBLAS_SOURCE", "none"), "library": os.environ.get("CUBLAS_LIB", "")}
+if summary["cublas"]["source"] == "none":
+    summary["cublas"]["note"] = "cuBLAS not found: no CUDA backend in this build; its op harness and parity did not run"
 summary["ok"] = build_rc == 0 and ctest_rc == 0 and devices_rc == 0 and not (has_gpu and skipped)
 if has_gpu and skipped:
     summary["error"] = "a GPU is visible but these GPU tests skipped: " + ", ".join(skipped)

@@ -14,7 +14,7 @@
 #include "model/file_io.h"
 #include "nlohmann/json.hpp"
 #include "worker/checkpoint_store_spec.h"
-#include "worker/collective/cpu_collective.h"
+#include "worker/collective/rank_collective.h"
 #include "worker/collective/rendezvous_store.h"
 #include "worker/rendezvous_store_spec.h"
 #include "worker/train/train_config.h"
@@ -58,6 +58,9 @@ absl::Status TrainFromOptions(const TrainCommandOptions& options, std::ostream& 
   if (world_size > 1 && options.rendezvous.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("world_size ", world_size, " needs --rendezvous file:DIR"));
   }
+  // Before anything is written: a machine without the device refuses the config as it stands.
+  ASSIGN_OR_RETURN_CONTEXT(Backend * backend, GetBackend(TrainDeviceName(config.device)),
+                           absl::StrCat("device: ", TrainDeviceName(config.device)));
   if (options.collective_timeout_s <= 0) {
     return absl::InvalidArgumentError("--collective-timeout must be > 0 seconds");
   }
@@ -75,7 +78,6 @@ absl::Status TrainFromOptions(const TrainCommandOptions& options, std::ostream& 
   std::ofstream log(log_path, std::ios::app);
   if (!log) return absl::InvalidArgumentError(absl::StrCat("cannot write the step log ", log_path));
 
-  ASSIGN_OR_RETURN(Backend * backend, GetBackend("cpu"));
   TrainRunOptions run;
   run.output_dir = options.output_dir;
   run.backend = backend;
@@ -90,12 +92,14 @@ absl::Status TrainFromOptions(const TrainCommandOptions& options, std::ostream& 
   std::unique_ptr<Collective> collective;
   if (world_size > 1) {
     ASSIGN_OR_RETURN(std::unique_ptr<RendezvousStore> store, OpenRendezvousStoreSpec(options.rendezvous));
-    CpuCollectiveOptions connect;
+    RankCollectiveOptions connect;
     connect.rank = options.rank;
     connect.world_size = world_size;
     connect.prefix = config.name.empty() ? "train" : config.name;
     connect.connect_timeout = run.collective_timeout;
-    ASSIGN_OR_RETURN_CONTEXT(collective, ConnectCpuCollective(connect, *store),
+    ASSIGN_OR_RETURN_CONTEXT(collective,
+                             config.device == TrainDevice::kCuda ? ConnectGpuCollective(connect, *store)
+                                                                 : ConnectCpuCollective(connect, *store),
                              absl::StrCat("rank ", options.rank, " of ", world_size, " connecting"));
     run.collective = collective.get();
   }

@@ -73,6 +73,14 @@ absl::Status CpuBackend::DoNf4MatmulBackward(const Nf4Weight& w, int64_t m, floa
                                              float* dx, GradMode mode) {
   return Nf4MatmulBackwardCpu(w, m, alpha, dy, dx, mode);
 }
+absl::Status CpuBackend::DoBf16Matmul(const Bf16Weight& w, int64_t m, float alpha, const float* x, float beta,
+                                      float* y) {
+  return Bf16MatmulCpu(w, m, alpha, x, beta, y);
+}
+absl::Status CpuBackend::DoBf16MatmulBackward(const Bf16Weight& w, int64_t m, float alpha, const float* dy,
+                                              float* dx, GradMode mode) {
+  return Bf16MatmulBackwardCpu(w, m, alpha, dy, dx, mode);
+}
 absl::Status CpuBackend::DoEmbeddingForward(const int32_t* ids, const float* table, float* out, int64_t n,
                                             int64_t vocab, int64_t dim) {
   return EmbeddingForwardCpu(ids, table, out, n, vocab, dim);

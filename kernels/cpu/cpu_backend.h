@@ -21,6 +21,7 @@ class CpuBackend final : public Backend {
   absl::Status Memset(void* dst, int value, int64_t bytes) override;
   absl::StatusOr<DeviceMemoryStats> MemoryStats() const override;
   absl::StatusOr<NominalPeakFlops> PeakFlops() const override;
+  bool host_memory() const override { return true; }
 
  protected:
   absl::Status DoMatmul(const MatmulShape& s, float alpha, const float* a, const float* b, float beta,
@@ -31,6 +32,10 @@ class CpuBackend final : public Backend {
                            float* y) override;
   absl::Status DoNf4MatmulBackward(const Nf4Weight& w, int64_t m, float alpha, const float* dy, float* dx,
                                    GradMode mode) override;
+  absl::Status DoBf16Matmul(const Bf16Weight& w, int64_t m, float alpha, const float* x, float beta,
+                            float* y) override;
+  absl::Status DoBf16MatmulBackward(const Bf16Weight& w, int64_t m, float alpha, const float* dy, float* dx,
+                                    GradMode mode) override;
   absl::Status DoEmbeddingForward(const int32_t* ids, const float* table, float* out, int64_t n, int64_t vocab,
                                   int64_t dim) override;
   absl::Status DoEmbeddingBackward(const int32_t* ids, const float* dout, float* dtable, int64_t n, int64_t vocab,

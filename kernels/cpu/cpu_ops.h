@@ -15,14 +15,20 @@ absl::Status MatmulCpu(const MatmulShape& s, float alpha, const float* a, const 
 absl::Status MatmulBackwardCpu(const MatmulShape& s, float alpha, const float* a, const float* b, const float* dc,
                                float* da, float* db, GradMode mode);
 
-// nf4_matmul.cc (NF4 decoded a tile at a time, each tile an sgemm). tile_floats bounds the decoded-weight scratch
-// (floats; at least one row of W for the forward, one column for the backward); a test passes a small one to
-// force many tiles with boundaries inside a block and a byte.
+// nf4_matmul.cc and bf16_matmul.cc (W decoded a tile at a time, each tile an sgemm: frozen_matmul.h). tile_floats
+// bounds the decoded-weight scratch (floats; at least one row of W for the forward, one column for the backward); a
+// test passes a small one to force many tiles (for NF4, with boundaries inside a block and a byte).
 inline constexpr int64_t kNf4TileFloats = int64_t{1} << 20;  // 4 MiB
 absl::Status Nf4MatmulCpu(const Nf4Weight& w, int64_t m, float alpha, const float* x, float beta, float* y,
                           int64_t tile_floats = kNf4TileFloats);
 absl::Status Nf4MatmulBackwardCpu(const Nf4Weight& w, int64_t m, float alpha, const float* dy, float* dx,
                                   GradMode mode, int64_t tile_floats = kNf4TileFloats);
+// x and dy stay fp32 here (exact widening of W, then sgemm); kBf16TileFloats is NF4's bound, the same scratch.
+inline constexpr int64_t kBf16TileFloats = kNf4TileFloats;
+absl::Status Bf16MatmulCpu(const Bf16Weight& w, int64_t m, float alpha, const float* x, float beta, float* y,
+                           int64_t tile_floats = kBf16TileFloats);
+absl::Status Bf16MatmulBackwardCpu(const Bf16Weight& w, int64_t m, float alpha, const float* dy, float* dx,
+                                   GradMode mode, int64_t tile_floats = kBf16TileFloats);
 
 // embedding.cc
 absl::Status EmbeddingForwardCpu(const int32_t* ids, const float* table, float* out, int64_t n, int64_t vocab,

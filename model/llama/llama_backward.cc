@@ -24,9 +24,13 @@ absl::Status LlamaModel::LinearBackward(const float* x, LlamaWeightView w, const
   s.k = in;
   s.trans_b = Transpose::kYes;
   if (w.dense == nullptr) {
-    // NF4: frozen, so only the input gradient passes.
-    if (dw != nullptr) return absl::InternalError("a weight gradient was asked of an NF4-quantised projection");
-    if (dx != nullptr) RETURN_IF_ERROR(backend_->Nf4MatmulBackward(w.nf4, n, 1.0f, dy, dx, dx_mode));
+    // NF4 or bf16: frozen, so only the input gradient passes.
+    if (dw != nullptr) return absl::InternalError("a weight gradient was asked of a frozen (NF4 or bf16) projection");
+    if (dx != nullptr && w.bf16.bits != nullptr) {
+      RETURN_IF_ERROR(backend_->Bf16MatmulBackward(w.bf16, n, 1.0f, dy, dx, dx_mode));
+    } else if (dx != nullptr) {
+      RETURN_IF_ERROR(backend_->Nf4MatmulBackward(w.nf4, n, 1.0f, dy, dx, dx_mode));
+    }
   } else {
     // Two calls because dx and dw differ in mode: dx per the caller (q/k/v sum into one dh), dw accumulated.
     RETURN_IF_ERROR(backend_->MatmulBackward(s, 1.0f, x, w.dense, dy, dx, nullptr, dx_mode));
@@ -153,8 +157,8 @@ absl::Status LlamaModel::RunBackward(LlamaGradients& grads) {
   // lm_head: logits = h_f @ head^T. Tied, head is the embedding, whose gradient gets both contributions.
   const DeviceBuffer& head = c.tie_word_embeddings ? embed_ : lm_head_;
   float* dhead = G(c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
-  RETURN_IF_ERROR(LinearBackward(a.h_f.data(), {head.data(), {}}, kNoLora, nullptr, a.logits.data(), N, C, V, a.dh.data(),
-                                 GradMode::kOverwrite, dhead, nullptr, grads));
+  RETURN_IF_ERROR(LinearBackward(a.h_f.data(), {head.data(), {}, {}}, kNoLora, nullptr, a.logits.data(), N, C, V,
+                                 a.dh.data(), GradMode::kOverwrite, dhead, nullptr, grads));
   RETURN_IF_ERROR(backend_->RmsNormBackward(a.x_final.data(), final_norm_.data(), a.rstd_f.data(), eps, a.dh.data(),
                                             a.dx.data(), G("model.norm.weight"), N, C));
 

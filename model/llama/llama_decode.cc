@@ -179,8 +179,8 @@ absl::StatusOr<std::vector<float>> LlamaModel::Decode(LlamaKvCache* cache, const
   RETURN_IF_ERROR(
       backend_->RmsNormForward(x_out, final_norm_.data(), eps, s.h.data(), s.rstd.data(), out_rows, C));
   const DeviceBuffer& head = c.tie_word_embeddings ? embed_ : lm_head_;
-  RETURN_IF_ERROR(LlamaLinearForward(backend_, s.h.data(), {head.data(), {}}, kNoBias, s.ones.data(), kNoLora, nullptr, nullptr,
-                                     out_rows, C, V, s.logits.data()));
+  RETURN_IF_ERROR(LlamaLinearForward(backend_, s.h.data(), {head.data(), {}, {}}, kNoBias, s.ones.data(), kNoLora,
+                                     nullptr, nullptr, out_rows, C, V, s.logits.data()));
   std::vector<float> host(static_cast<size_t>(out_rows * V));
   RETURN_IF_ERROR(backend_->CopyToHost(host.data(), s.logits.data(), out_rows * V * 4));
   cache->length_ = start + n;

@@ -209,7 +209,7 @@ absl::Status LlamaModel::RunForward() {
   RETURN_IF_ERROR(backend_->RmsNormForward(a.x_final.data(), final_norm_.data(), eps, a.h_f.data(),
                                            a.rstd_f.data(), N, C));
   const DeviceBuffer& head = c.tie_word_embeddings ? embed_ : lm_head_;
-  return LinearForward(a.h_f.data(), {head.data(), {}}, DeviceBuffer(), kNoLora, nullptr, N, C, V, a.logits.data());
+  return LinearForward(a.h_f.data(), {head.data(), {}, {}}, DeviceBuffer(), kNoLora, nullptr, N, C, V, a.logits.data());
 }
 
 absl::StatusOr<std::vector<float>> LlamaModel::Forward(const std::vector<int32_t>& ids, int64_t batch, int64_t seq,

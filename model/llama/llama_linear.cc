@@ -1,4 +1,4 @@
-// LlamaLinearForward: matmul (fp32 or NF4), bias as a rank-1 product, LoRA branch, each one op of the backend.
+// LlamaLinearForward: matmul (fp32, bf16 or NF4), bias as a rank-1 product, LoRA branch, each one op of the backend.
 #include "model/llama/llama_linear.h"
 
 #include "common/status_macros.h"
@@ -11,6 +11,8 @@ absl::Status LlamaLinearForward(Backend* backend, const float* x, LlamaWeightVie
   if (w.dense != nullptr) {
     const MatmulShape frozen{n, out, in, Transpose::kNo, Transpose::kYes};
     RETURN_IF_ERROR(backend->Matmul(frozen, 1.0f, x, w.dense, 0.0f, y));
+  } else if (w.bf16.bits != nullptr) {
+    RETURN_IF_ERROR(backend->Bf16Matmul(w.bf16, n, 1.0f, x, 0.0f, y));
   } else {
     RETURN_IF_ERROR(backend->Nf4Matmul(w.nf4, n, 1.0f, x, 0.0f, y));
   }

@@ -110,9 +110,10 @@ absl::StatusOr<LlamaGradients> LlamaModel::NewGradients(TrainMode mode) const {
     return backend_->Fill(g.arena_.data(), 0.0f, g.arena_.size());
   };
   if (mode == TrainMode::kFull) {
-    if (quantized_) {
-      return absl::FailedPreconditionError(
-          "full fine-tuning needs fp32 weights; this model's projections are NF4-quantised (only LoRA trains on them)");
+    if (frozen_projections_) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "full fine-tuning needs fp32 weights; this model's projections are ", quantized_ ? "NF4-quantised" : "bf16",
+          " (only LoRA trains on them)"));
     }
     for (const HfTensorSpec& spec : LlamaTensorSpecs(config_)) RETURN_IF_ERROR(add(spec.name, NumElements(spec.shape)));
     RETURN_IF_ERROR(allocate());

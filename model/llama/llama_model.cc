@@ -1,5 +1,5 @@
-// LlamaModel's loading (weights to the backend as fp32, the projections optionally NF4-coded); the passes are in llama_forward.cc,
-// llama_backward.cc and llama_lora.cc.
+// LlamaModel's loading (weights to the backend as fp32, the projections optionally NF4-coded or bf16); the passes
+// are in llama_forward.cc, llama_backward.cc and llama_lora.cc.
 #include "model/llama/llama_model.h"
 
 #include <optional>
@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "model/dtype.h"
 #include "model/llama/llama_activations.h"
 #include "model/quant/nf4_model.h"
 #include "kernels/rope_tables.h"
@@ -62,10 +63,19 @@ absl::StatusOr<Nf4Tensor> Nf4Projection(const HfModel& hf, const std::string& na
 // A projection weight of `hf` (shape (out, in)) on the backend: fp32, or NF4-coded (`quantize`'s statistics, or
 // a quantised directory's own codes).
 absl::StatusOr<LlamaLinearWeight> UploadLinear(const HfModel& hf, Backend* backend, const std::string& name,
-                                               int64_t out, int64_t in, std::optional<Nf4Statistics> quantize) {
+                                               int64_t out, int64_t in, std::optional<Nf4Statistics> quantize,
+                                               bool bf16) {
   LlamaLinearWeight w;
   w.out = out;
   w.in = in;
+  if (bf16) {
+    ASSIGN_OR_RETURN(const std::vector<float> values, ReadF32(hf, name, out * in));
+    std::vector<uint16_t> bits(values.size());
+    for (size_t i = 0; i < values.size(); ++i) bits[i] = F32ToBf16(values[i]);
+    ASSIGN_OR_RETURN(w.bf16, DeviceBf16::Create(backend, out * in));
+    RETURN_IF_ERROR(backend->CopyToDevice(w.bf16.data(), bits.data(), out * in * 2));
+    return w;
+  }
   if (!quantize.has_value()) {
     ASSIGN_OR_RETURN(w.dense, Upload(hf, backend, name, out * in));
     return w;
@@ -97,9 +107,15 @@ absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const HfModel& hf, 
   if (hf.quantization.has_value()) {
     quantize = hf.quantization->double_quant ? Nf4Statistics::kDoubleQuant : Nf4Statistics::kFp32Absmax;
   }
+  if (options.bf16_projections && quantize.has_value()) {
+    return absl::InvalidArgumentError(hf.quantization.has_value()
+                                          ? "bf16 projections of an NF4-quantised model: its projections are NF4"
+                                          : "bf16 projections and NF4 quantisation at once: choose one");
+  }
   model->quantized_ = quantize.has_value();
+  model->frozen_projections_ = quantize.has_value() || options.bf16_projections;
   const auto linear = [&](const std::string& name, int64_t out, int64_t in) {
-    return UploadLinear(hf, backend, name, out, in, quantize);
+    return UploadLinear(hf, backend, name, out, in, quantize, options.bf16_projections);
   };
   const int64_t C = c.hidden_size, V = c.vocab_size, I = c.intermediate_size, Dq = c.q_dim(), Dkv = c.kv_dim();
   ASSIGN_OR_RETURN(model->embed_, Upload(hf, backend, "model.embed_tokens.weight", V * C));

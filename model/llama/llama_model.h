@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "kernels/kernels.h"
+#include "kernels/bf16_weight.h"
 #include "kernels/nf4_weight.h"
 #include "model/hf_model.h"
 #include "model/model_config.h"
@@ -64,30 +65,38 @@ class DeviceArray {
 };
 using DeviceBuffer = DeviceArray<float>;
 using DeviceBytes = DeviceArray<uint8_t>;
+using DeviceBf16 = DeviceArray<uint16_t>;  // bf16 raw bits.
 
-// What the matmul of a projection reads: W (out, in) in fp32, or NF4-coded (nf4_weight.h) when dense is null.
+// What the matmul of a projection reads: W (out, in) in fp32 (dense), else bf16 (bf16_weight.h) when bf16.bits is
+// set, else NF4-coded (nf4_weight.h).
 struct LlamaWeightView {
   const float* dense = nullptr;
   Nf4Weight nf4;
+  Bf16Weight bf16;
 };
 
-// A projection's weight W (out, in), row-major as in the HF state dict: fp32 (trainable), or NF4 (QLoRA's frozen
-// 4-bit base: the packed codes and each 64-value block's fp32 absmax, double-quantised statistics restored at
-// load).
+// A projection's weight W (out, in), row-major as in the HF state dict: fp32 (trainable), or frozen: NF4 (QLoRA's
+// 4-bit base: the packed codes and each 64-value block's fp32 absmax, double-quantised statistics restored at load)
+// or bf16 (a LoRA base at half the bytes).
 struct LlamaLinearWeight {
-  DeviceBuffer dense;       // (out * in); empty when quantised
-  DeviceBytes nf4_packed;   // (ceil(out * in / 2)); empty unless quantised
+  DeviceBuffer dense;       // (out * in); empty when frozen
+  DeviceBytes nf4_packed;   // (ceil(out * in / 2)); empty unless NF4
   DeviceBuffer nf4_absmax;  // (ceil(out * in / 64))
+  DeviceBf16 bf16;          // (out * in); empty unless bf16
   int64_t out = 0;
   int64_t in = 0;
 
   bool quantized() const { return nf4_packed.data() != nullptr; }
+  bool frozen() const { return dense.data() == nullptr; }  // NF4 or bf16: no fp32 form to train.
   LlamaWeightView view() const {
-    if (!quantized()) return {dense.data(), {}};
-    return {nullptr, {nf4_packed.data(), nf4_absmax.data(), out, in}};
+    if (!frozen()) return {dense.data(), {}, {}};
+    if (quantized()) return {nullptr, {nf4_packed.data(), nf4_absmax.data(), out, in}, {}};
+    return {nullptr, {}, {bf16.data(), out, in}};
   }
   // Bytes held on the backend.
-  int64_t bytes() const { return dense.size() * 4 + nf4_packed.size() + nf4_absmax.size() * 4; }
+  int64_t bytes() const {
+    return dense.size() * 4 + nf4_packed.size() + nf4_absmax.size() * 4 + bf16.size() * 2;
+  }
 };
 
 // One decoder layer's weights, (out, in) row-major as in the HF state dict.
@@ -221,6 +230,9 @@ struct LlamaLoadOptions {
   // NF4-quantise them at load (QLoRA), with this absmax form. Unset: fp32. A directory that is itself
   // NF4-quantised (bitsandbytes 4-bit, HfModel::quantization) is always loaded with its codes as stored.
   std::optional<Nf4Statistics> quantize;
+  // Hold them in bf16 (rounded to nearest even at load), frozen: LoRA trains over them at half fp32's bytes and a
+  // GPU backend multiplies them on tensor cores. Not with `quantize` (INVALID_ARGUMENT).
+  bool bf16_projections = false;
 };
 
 // Load, then optionally AttachLora; Forward and ForwardBackward are not thread-safe: they reuse activation
@@ -228,8 +240,9 @@ struct LlamaLoadOptions {
 class LlamaModel {
  public:
   ~LlamaModel();
-  // Copies the weights of `hf` (any floating dtype on disk) to `backend` as fp32, the projections NF4-coded
-  // as `options` says. UNIMPLEMENTED for config features the forward pass does not handle (o_proj / mlp biases).
+  // Copies the weights of `hf` (any floating dtype on disk) to `backend` as fp32, the projections NF4-coded or in
+  // bf16 as `options` says (INVALID_ARGUMENT for both at once). UNIMPLEMENTED for config features the forward pass
+  // does not handle (o_proj / mlp biases).
   static absl::StatusOr<std::unique_ptr<LlamaModel>> Load(const HfModel& hf, Backend* backend,
                                                           const LlamaLoadOptions& options = {});
 
@@ -237,6 +250,8 @@ class LlamaModel {
   Backend* backend() const { return backend_; }
   // Whether the projection weights are NF4 (QLoRA's frozen base): only an adapter trains then.
   bool quantized() const { return quantized_; }
+  // Whether they are frozen (NF4 or bf16): only an adapter trains.
+  bool frozen_projections() const { return frozen_projections_; }
   // Bytes of the model's own weights on the backend (not the adapter's, gradients or activations).
   int64_t WeightBytes() const;
 
@@ -337,6 +352,7 @@ class LlamaModel {
   std::vector<LlamaLayerWeights> layers_;
   std::vector<float> inv_freq_;  // (D/2) host
   bool quantized_ = false;
+  bool frozen_projections_ = false;
   bool has_lora_ = false;
   std::vector<std::array<LlamaLoraModule, kNumLlamaProjs>> lora_;  // per layer, indexed by LlamaProj
   LoraDropoutRng dropout_rng_;

@@ -42,8 +42,9 @@ absl::StatusOr<DeviceBuffer*> LlamaModel::Parameter(const std::string& name) {
       else if (rest == "mlp.gate_proj.weight") proj = &w.w_gate;
       else if (rest == "mlp.up_proj.weight") proj = &w.w_up;
       else if (rest == "mlp.down_proj.weight") proj = &w.w_down;
-      if (proj != nullptr && proj->quantized()) {
-        return absl::FailedPreconditionError(absl::StrCat(name, " is NF4-quantised: it has no fp32 parameter"));
+      if (proj != nullptr && proj->frozen()) {
+        return absl::FailedPreconditionError(absl::StrCat(name, " is ", proj->quantized() ? "NF4-quantised" : "bf16",
+                                                          ": it has no fp32 parameter"));
       }
       if (proj != nullptr) return &proj->dense;
       DeviceBuffer* found = nullptr;

@@ -19,16 +19,16 @@
 #include "kernels/kernels.h"
 #include "kernels/nf4_weight.h"
 #include "model/quant/nf4.h"
+#include "tests/kernels/frozen_matmul_testing.h"
 
 namespace ftd {
 namespace {
 
-std::vector<float> Random(int64_t n, std::mt19937_64& rng, float scale = 1.0f) {
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using frozen_testing::ExpectEqualsDenseMatmul;
+using frozen_testing::kShapes;
+using frozen_testing::kTol;
+using frozen_testing::Random;
+using frozen_testing::Shape;
 
 // A random W (out, in) quantised as the model loader will hold it: packed codes plus the restored fp32 absmax.
 struct QuantizedWeight {
@@ -53,66 +53,11 @@ QuantizedWeight MakeWeight(int64_t out, int64_t in, Nf4Statistics statistics, st
   return w;
 }
 
-// Bitwise equality, with the first differing element named.
-void ExpectSame(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0) {
-      ADD_FAILURE() << what << ": element " << i << " is " << got[i] << ", reference " << want[i];
-      return;
-    }
-  }
-}
-
-// |got - want| <= tol * scale elementwise, scale being the sum of the magnitudes of the terms each element adds up
-// (|alpha| |x| @ |W|^T + |beta y0|): the bound for two summation orders of the same terms.
-// Returns the largest such error.
-double ExpectClose(const std::vector<float>& got, const std::vector<float>& want, const std::vector<double>& scale,
-                   double tol, const std::string& what) {
-  EXPECT_EQ(got.size(), want.size()) << what;
-  double worst = 0.0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    const double err = std::abs(static_cast<double>(got[i]) - want[i]) / scale[i];
-    if (!(err <= tol)) {
-      ADD_FAILURE() << what << ": element " << i << " is " << got[i] << ", reference " << want[i] << " (error "
-                    << err << " of the terms' magnitude, tolerance " << tol << ")";
-      return err;
-    }
-    worst = std::max(worst, err);
-  }
-  return worst;
-}
-
-// Z (rows, cols) = |alpha| |X| (rows, k) @ |Y|^T (k, cols) + |beta C| in double, Y stored (cols, k), or (k, cols)
-// when y_kn.
-std::vector<double> Magnitudes(const std::vector<float>& x, const std::vector<float>& y, bool y_kn, int64_t rows,
-                               int64_t cols, int64_t k, float alpha, float beta, const std::vector<float>& c) {
-  std::vector<double> z(static_cast<size_t>(rows * cols));
-  for (int64_t i = 0; i < rows; ++i) {
-    for (int64_t j = 0; j < cols; ++j) {
-      double acc = 0.0;
-      for (int64_t p = 0; p < k; ++p) {
-        const float yv = y_kn ? y[p * cols + j] : y[j * k + p];
-        acc += std::abs(static_cast<double>(x[i * k + p]) * yv);
-      }
-      z[i * cols + j] = std::abs(alpha) * acc + std::abs(beta * static_cast<double>(c[i * cols + j])) + 1e-30;
-    }
-  }
-  return z;
-}
-
 TEST(Nf4WeightTest, CodeTableMatchesModelQuant) {
   for (int c = 0; c < 16; ++c) EXPECT_EQ(kNf4WeightCode[c], Nf4Code()[c]) << "code " << c;
   EXPECT_EQ(kNf4WeightBlockSize, kNf4BlockSize);
 }
 
-struct Shape {
-  int64_t m, out, in;
-};
-
-// Two fp32 sums of the same k <= 1100 terms in different orders differ by a few units of rounding of their partial
-// sums, far below 1e-6 of the terms' total magnitude (measured: up to 2.6e-7); a wrong term or index is >= 1e-3.
-constexpr double kTol = 1e-6;
 
 class Nf4MatmulTest : public ::testing::TestWithParam<Nf4Statistics> {};
 
@@ -122,51 +67,18 @@ TEST_P(Nf4MatmulTest, EqualsDequantizeThenMatmul) {
   ASSERT_TRUE(be.ok()) << be.status();
   std::mt19937_64 rng(7);
   double worst = 0.0;  // over the several-tile runs
-  const Shape shapes[] = {{1, 1, 1},     {1, 96, 100},  {7, 33, 65},    {16, 128, 256},
-                          {5, 300, 37},  {1, 512, 1000}, {64, 200, 130}, {3, 1100, 1000}};  // the last: 2 default tiles
   const int64_t tiles[] = {cpu::kNf4TileFloats, 100, 1};  // 100: boundaries inside blocks and bytes; 1: one row/column
-  for (const Shape& s : shapes) {
+  for (const Shape& s : kShapes) {
     const QuantizedWeight w = MakeWeight(s.out, s.in, GetParam(), rng);
-    const std::vector<float> x = Random(s.m * s.in, rng);    // (m, in)
-    const std::vector<float> dy = Random(s.m * s.out, rng);  // (m, out)
-    const std::vector<float> y0 = Random(s.m * s.out, rng);  // (m, out) for beta
-    const std::vector<float> dx0 = Random(s.m * s.in, rng);  // (m, in) for accumulate
-    for (const auto& [alpha, beta, mode] : {std::tuple{1.0f, 0.0f, GradMode::kOverwrite},
-                                            std::tuple{0.5f, 1.5f, GradMode::kAccumulate}}) {
-      // The reference: the fp32 linear layer on the whole dequantised W.
-      const MatmulShape linear{s.m, s.out, s.in, Transpose::kNo, Transpose::kYes};
-      std::vector<float> y_ref = y0, dx_ref = dx0;
-      ASSERT_TRUE((*be)->Matmul(linear, alpha, x.data(), w.reference.data(), beta, y_ref.data()).ok());
-      ASSERT_TRUE((*be)->MatmulBackward(linear, alpha, x.data(), w.reference.data(), dy.data(), dx_ref.data(),
-                                        nullptr, mode).ok());
-      const std::vector<double> y_scale =
-          Magnitudes(x, w.reference, /*y_kn=*/false, s.m, s.out, s.in, alpha, beta, y0);
-      const float dx_beta = mode == GradMode::kAccumulate ? 1.0f : 0.0f;
-      const std::vector<double> dx_scale =
-          Magnitudes(dy, w.reference, /*y_kn=*/true, s.m, s.in, s.out, alpha, dx_beta, dx0);
-      for (int64_t tile : tiles) {
-        const std::string what = absl::StrCat("m=", s.m, " out=", s.out, " in=", s.in, " alpha=", alpha,
-                                              " beta=", beta, " tile=", tile);
-        std::vector<float> y = y0, dx = dx0;
-        if (tile == cpu::kNf4TileFloats) {
-          ASSERT_TRUE((*be)->Nf4Matmul(w.view, s.m, alpha, x.data(), beta, y.data()).ok());
-          ASSERT_TRUE((*be)->Nf4MatmulBackward(w.view, s.m, alpha, dy.data(), dx.data(), mode).ok());
-        } else {
-          ASSERT_TRUE(cpu::Nf4MatmulCpu(w.view, s.m, alpha, x.data(), beta, y.data(), tile).ok());
-          ASSERT_TRUE(cpu::Nf4MatmulBackwardCpu(w.view, s.m, alpha, dy.data(), dx.data(), mode, tile).ok());
-        }
-        if (s.out * s.in <= tile) {
-          // One tile: the very sgemm call the reference makes, so the very same bits.
-          ExpectSame(y, y_ref, "forward " + what);
-          ExpectSame(dx, dx_ref, "input gradient " + what);
-        } else {
-          // Several tiles: OpenBLAS may sum a column in another order when fewer columns share its call (its
-          // small-matrix kernels), so the tiled result matches up to summation order: bounded by tolerance.
-          worst = std::max(worst, ExpectClose(y, y_ref, y_scale, kTol, "forward " + what));
-          worst = std::max(worst, ExpectClose(dx, dx_ref, dx_scale, kTol, "input gradient " + what));
-        }
-      }
-    }
+    const auto forward = [&](int64_t tile, int64_t m, float alpha, const float* x, float beta, float* y) {
+      return tile == cpu::kNf4TileFloats ? (*be)->Nf4Matmul(w.view, m, alpha, x, beta, y)
+                                         : cpu::Nf4MatmulCpu(w.view, m, alpha, x, beta, y, tile);
+    };
+    const auto backward = [&](int64_t tile, int64_t m, float alpha, const float* dy, float* dx, GradMode mode) {
+      return tile == cpu::kNf4TileFloats ? (*be)->Nf4MatmulBackward(w.view, m, alpha, dy, dx, mode)
+                                         : cpu::Nf4MatmulBackwardCpu(w.view, m, alpha, dy, dx, mode, tile);
+    };
+    worst = std::max(worst, ExpectEqualsDenseMatmul(**be, s, w.reference, rng, tiles, forward, backward));
   }
   std::printf("several tiles: largest error %.2e of the terms' magnitude (tolerance %.0e)\n", worst, kTol);
 }

@@ -2,6 +2,7 @@
 // segments, ignored targets, dropout masks), each with its reference and how it calls the Backend.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -11,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "kernels/bf16_weight.h"
 #include "kernels/nf4_weight.h"
 #include "tests/kernels/op_harness.h"
 
@@ -106,6 +108,70 @@ class Nf4MatmulCase : public OpCase {
   GradMode mode_;
   std::vector<uint8_t> packed_;
   Nf4Weight weight_;
+};
+
+// ---- linear over a frozen bf16 weight (forward, and the input gradient as its backward) ----
+// The bf16 bits are fixed random values of the case (uniform in [-1, 1], truncated to their upper half: any bits of
+// a finite value are a valid weight); the reference multiplies by them widened, in double.
+//
+// Threshold: kernels.h lets a backend round x (dy for the backward) to bf16, and the CUDA one does. bf16 keeps 8
+// significant bits, so rounding to nearest moves a value by up to 2^-8 of itself (2^-9 at the top of a binade);
+// for inputs spread over the binade the mean square relative error is ~2^-14 / 12 * E[1/s^2] ~ 2.5e-6 (s the
+// significand in [1, 2)). Those errors are independent across the terms of each sum, so the NMSE of y (or dx) is
+// about that (simulated in Python for these shapes: median 2e-6, worst of 1000 draws 1.5e-5, the one-term bound
+// 2^-16 = 1.5e-5). 1e-4 leaves room for that tail, and still fails any wrong index or term (NMSE >= 1e-2). A short
+// sum into few values can cancel and push the ratio past it (1x3x5: 1e-4 in 200 draws), so no shape here sums fewer
+// than ~16 terms into fewer than ~16 values, except the one-term 1x1x1 (bounded by 2^-16). The CPU backend rounds
+// nothing and stays within fp32's kForwardNmse / kBackwardNmse (op_harness_test holds it to them).
+class Bf16MatmulCase : public OpCase {
+ public:
+  static constexpr double kBf16InputNmse = 1e-4;
+
+  Bf16MatmulCase(int64_t m, int64_t out, int64_t in, float alpha, float beta, GradMode mode)
+      : m_(m), out_(out), in_(in), alpha_(alpha), beta_(beta), mode_(mode) {
+    op = "bf16_matmul";
+    params = absl::StrCat("m=", m, ",out=", out, ",in=", in, ",alpha=", alpha, ",beta=", beta,
+                          mode == GradMode::kAccumulate ? ",acc" : "");
+    inputs = {Diff("x", m * in, mode == GradMode::kAccumulate), Data("y0", m * out)};
+    output_sizes = {m * out};
+    forward_threshold = kBf16InputNmse;
+    backward_threshold = kBf16InputNmse;
+    std::mt19937 rng(static_cast<uint32_t>(out * 1000 + in));
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    bits_.resize(static_cast<size_t>(out * in));  // (out, in)
+    for (uint16_t& b : bits_) {
+      const float v = dist(rng);
+      uint32_t u;
+      std::memcpy(&u, &v, sizeof(u));
+      b = static_cast<uint16_t>(u >> 16);
+    }
+  }
+  std::vector<Vec> Reference(const std::vector<Vec>& in) const override {
+    Vec w(bits_.size());  // (out, in)
+    for (size_t i = 0; i < bits_.size(); ++i) {
+      const uint32_t u = static_cast<uint32_t>(bits_[i]) << 16;
+      float v;
+      std::memcpy(&v, &u, sizeof(v));
+      w[i] = v;
+    }
+    return {RefMatmul(MatmulShape{m_, out_, in_, Transpose::kNo, Transpose::kYes}, alpha_, in[0], w, beta_, in[1])};
+  }
+  absl::Status Forward(Backend& be, Arena& arena, In in, const std::vector<float*>& out) override {
+    ASSIGN_OR_RETURN(uint16_t* bits, arena.UploadU16(bits_));
+    weight_ = Bf16Weight{bits, out_, in_};
+    RETURN_IF_ERROR(be.Copy(out[0], in[1], output_sizes[0]));
+    return be.Bf16Matmul(weight_, m_, alpha_, in[0], beta_, out[0]);
+  }
+  absl::Status Backward(Backend& be, Arena&, In, In douts, In grads) override {
+    return be.Bf16MatmulBackward(weight_, m_, alpha_, douts[0], grads[0], mode_);
+  }
+
+ private:
+  int64_t m_, out_, in_;
+  float alpha_, beta_;
+  GradMode mode_;
+  std::vector<uint16_t> bits_;
+  Bf16Weight weight_;
 };
 
 // ---- embedding ----
@@ -515,6 +581,11 @@ std::vector<std::unique_ptr<OpCase>> AllOpCases() {
   c.push_back(std::make_unique<Nf4MatmulCase>(7, 33, 65, 1.5f, 0.5f, GradMode::kAccumulate));
   c.push_back(std::make_unique<Nf4MatmulCase>(1, 96, 128, 1.0f, 0.0f, GradMode::kOverwrite));
   c.push_back(std::make_unique<Nf4MatmulCase>(12, 40, 100, 0.5f, 1.0f, GradMode::kOverwrite));
+  // bf16 linear: M = 1, one term, odd sizes, beta and accumulate (shapes long enough for the bf16 threshold: above).
+  c.push_back(std::make_unique<Bf16MatmulCase>(1, 1, 1, 1.0f, 0.0f, GradMode::kOverwrite));
+  c.push_back(std::make_unique<Bf16MatmulCase>(1, 24, 40, 1.0f, 0.0f, GradMode::kOverwrite));
+  c.push_back(std::make_unique<Bf16MatmulCase>(7, 33, 65, 1.5f, 0.5f, GradMode::kAccumulate));
+  c.push_back(std::make_unique<Bf16MatmulCase>(12, 40, 100, 0.5f, 1.0f, GradMode::kOverwrite));
   c.push_back(std::make_unique<EmbeddingCase>(std::vector<int32_t>{3, 0, 12, 3, 7, 3, 12, 1, 0}, 13, 5));
   c.push_back(std::make_unique<EmbeddingCase>(std::vector<int32_t>{0}, 1, 70));
   c.push_back(std::make_unique<EmbeddingCase>(std::vector<int32_t>{5, 9, 2, 5}, 10, 130));

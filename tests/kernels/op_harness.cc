@@ -35,6 +35,13 @@ absl::StatusOr<int32_t*> Arena::UploadInts(const std::vector<int32_t>& host) {
   return static_cast<int32_t*>(p);
 }
 
+absl::StatusOr<uint16_t*> Arena::UploadU16(const std::vector<uint16_t>& host) {
+  ASSIGN_OR_RETURN(void* p, backend_.Allocate(static_cast<int64_t>(host.size() * sizeof(uint16_t))));
+  buffers_.push_back(p);
+  RETURN_IF_ERROR(backend_.CopyToDevice(p, host.data(), static_cast<int64_t>(host.size() * sizeof(uint16_t))));
+  return static_cast<uint16_t*>(p);
+}
+
 absl::StatusOr<std::vector<float>> Arena::Download(const float* device, int64_t n) {
   std::vector<float> host(static_cast<size_t>(n));
   RETURN_IF_ERROR(backend_.CopyToHost(host.data(), device, n * static_cast<int64_t>(sizeof(float))));
@@ -130,7 +137,7 @@ CaseResult RunCase(OpCase& c, Backend& backend, std::mt19937_64& rng) {
     if (!got.ok()) return fail(got.status(), &r.forward), r;
     r.forward_nmse = std::max(r.forward_nmse, Nmse(ToDouble(*got), expected[o]));
   }
-  r.forward = r.forward_nmse < kForwardNmse ? Verdict::kPass : Verdict::kFail;
+  r.forward = r.forward_nmse < c.forward_threshold ? Verdict::kPass : Verdict::kFail;
   if (r.forward == Verdict::kFail) r.message = absl::StrFormat("forward NMSE %.3g", r.forward_nmse);
   if (!c.has_backward) return r;
 
@@ -176,11 +183,11 @@ CaseResult RunCase(OpCase& c, Backend& backend, std::mt19937_64& rng) {
     }
     const double nmse = Nmse(actual, fd);
     if (nmse > r.backward_nmse || std::isnan(nmse)) r.backward_nmse = nmse;
-    if (!(nmse < kBackwardNmse) && r.message.empty()) {
+    if (!(nmse < c.backward_threshold) && r.message.empty()) {
       r.message = absl::StrFormat("d%s NMSE %.3g", c.inputs[i].name, nmse);
     }
   }
-  r.backward = r.backward_nmse < kBackwardNmse ? Verdict::kPass : Verdict::kFail;
+  r.backward = r.backward_nmse < c.backward_threshold ? Verdict::kPass : Verdict::kFail;
   return r;
 }
 

@@ -28,12 +28,22 @@ class Arena {
   absl::StatusOr<float*> Floats(int64_t n);
   absl::StatusOr<float*> Upload(const std::vector<float>& host);
   absl::StatusOr<int32_t*> UploadInts(const std::vector<int32_t>& host);
+  // Raw 16-bit words (a bf16 weight's bits).
+  absl::StatusOr<uint16_t*> UploadU16(const std::vector<uint16_t>& host);
   absl::StatusOr<std::vector<float>> Download(const float* device, int64_t n);
 
  private:
   Backend& backend_;
   std::vector<void*> buffers_;
 };
+
+// Forward: fp32 against a double reference. fp32 rounding is ~6e-8 relative per value (NMSE ~4e-15); sums
+// over up to a few hundred terms grow that by at most ~1e3, so 1e-10 still catches any wrong index or term.
+inline constexpr double kForwardNmse = 1e-10;
+// Backward: the op's fp32 gradient against a central difference (h = 1e-4) of the double reference. The
+// difference's own error is ~h^2 (~1e-8 relative, NMSE ~1e-16); the rest is fp32 rounding, larger than the
+// forward's because gradients subtract nearly equal terms (RMSNorm, softmax): 1e-8.
+inline constexpr double kBackwardNmse = 1e-8;
 
 // One float input of a case: random uniform in [lo, hi] unless the case's Prepare changes it.
 struct InputSpec {
@@ -59,6 +69,10 @@ class OpCase {
   // The backward takes one gradient scale for all outputs (cross-entropy's grad_scale), not a per-element dout.
   bool scalar_dout = false;
   double scalar_dout_value = 0.0;  // Set by the harness when scalar_dout.
+  // The NMSE each side must stay under: fp32's (above) unless the op's contract allows a backend less precision
+  // (a bf16 op), in which case the case says why beside the value it sets.
+  double forward_threshold = kForwardNmse;
+  double backward_threshold = kBackwardNmse;
 
   // Adjusts the random inputs (e.g. a variance that must be >= 0); values are rounded to fp32 afterwards.
   virtual void Prepare(std::vector<Vec>& in, std::mt19937_64& rng) {
@@ -90,14 +104,6 @@ struct CaseResult {
 
 // Normalised MSE sum((a-b)^2) / sum(b^2); when the reference is all zeros, the plain sum of squared errors.
 double Nmse(const std::vector<double>& actual, const std::vector<double>& expected);
-
-// Forward: fp32 against a double reference. fp32 rounding is ~6e-8 relative per value (NMSE ~4e-15); sums
-// over up to a few hundred terms grow that by at most ~1e3, so 1e-10 still catches any wrong index or term.
-inline constexpr double kForwardNmse = 1e-10;
-// Backward: the op's fp32 gradient against a central difference (h = 1e-4) of the double reference. The
-// difference's own error is ~h^2 (~1e-8 relative, NMSE ~1e-16); the rest is fp32 rounding, larger than the
-// forward's because gradients subtract nearly equal terms (RMSNorm, softmax): 1e-8.
-inline constexpr double kBackwardNmse = 1e-8;
 
 // Runs one case on one backend with inputs drawn from rng.
 CaseResult RunCase(OpCase& c, Backend& backend, std::mt19937_64& rng);

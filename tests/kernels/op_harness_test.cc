@@ -3,6 +3,7 @@
 // backend must pass every op; another backend may report ops as not supported, never fail them.
 #include "tests/kernels/op_harness.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -32,6 +33,12 @@ TEST(OpHarnessTest, EveryOpOnEveryBackendMatchesTheReference) {
       if (name == "cpu") {
         EXPECT_EQ(r.forward, Verdict::kPass) << "cpu must support " << r.op;
         EXPECT_TRUE(r.backward == Verdict::kPass || r.backward == Verdict::kNone) << "cpu must support " << r.op;
+        // The cpu backend computes every op in fp32, so it holds fp32's thresholds even where a case allows a
+        // backend less (the bf16 ops, whose CUDA backend rounds activations).
+        EXPECT_LT(r.forward_nmse, kForwardNmse) << "cpu " << r.op << "(" << r.params << ")";
+        if (r.backward != Verdict::kNone) {
+          EXPECT_LT(r.backward_nmse, kBackwardNmse) << "cpu " << r.op << "(" << r.params << ")";
+        }
       }
     }
   }
@@ -84,6 +91,17 @@ TEST(BackendRegistryTest, CpuIsRegisteredAndUnknownNamesAreNotFound) {
   EXPECT_EQ(nope.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(nope.status().message().find("cpu"), std::string::npos) << nope.status();
   EXPECT_EQ(RegisterBackend(std::make_unique<cpu::CpuBackend>()).code(), absl::StatusCode::kAlreadyExists);
+  // "cuda" is there exactly when a device is (then every case below runs on it too), else refused with the reason.
+  absl::StatusOr<Backend*> cuda = GetBackend("cuda");
+  const bool listed = std::find(names.begin(), names.end(), "cuda") != names.end();
+  EXPECT_EQ(cuda.ok(), listed);
+  if (!cuda.ok()) {
+    EXPECT_EQ(cuda.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ(cuda.status().message().rfind("no cuda backend: ", 0), 0u) << cuda.status();
+    std::printf("no cuda backend here: %s\n", std::string(cuda.status().message()).c_str());
+  } else {
+    EXPECT_FALSE((*cuda)->host_memory());
+  }
 }
 
 TEST(BackendArgumentsTest, BadShapesAreInvalidArgumentNamingOpAndShape) {

@@ -40,6 +40,7 @@ TEST(TrainConfigTest, MinimalConfigTakesTheJobSpecDefaults) {
   EXPECT_EQ(c->max_bad_line_fraction, 0.01);
   EXPECT_FALSE(c->chat_template.has_value());
   EXPECT_FALSE(c->rehearsal.has_value());
+  EXPECT_EQ(c->device, TrainDevice::kCpu) << "without the key, the CPU";
 }
 
 TEST(TrainConfigTest, ReadsEveryTrainingKey) {
@@ -62,7 +63,7 @@ weight_decay: 0.01
 max_grad_norm: 0.5
 seed: 1234
 world_size: 2
-device: cpu
+device: cuda
 val_set_size: 0.05
 sample_packing: true
 eval_steps: 5
@@ -93,6 +94,7 @@ priority: 3
   EXPECT_EQ(c->max_grad_norm, 0.5);
   EXPECT_EQ(c->seed, 1234u);
   EXPECT_EQ(c->world_size, 2);
+  EXPECT_EQ(c->device, TrainDevice::kCuda);
   EXPECT_TRUE(c->sample_packing);
   EXPECT_EQ(c->val_set_size, 0.05);
   EXPECT_EQ(c->eval_steps, 5);
@@ -224,7 +226,7 @@ TEST(TrainConfigTest, BadValuesNameTheKey) {
       {"early_stopping: {general_eval_dataset: g, window: 3}\n", absl::StatusCode::kInvalidArgument,
        "early_stopping.window: unknown key"},
       {"early_stopping: g.jsonl\n", absl::StatusCode::kInvalidArgument, "early_stopping: expected a mapping"},
-      {"device: cuda\n", absl::StatusCode::kUnimplemented, "device: cuda"},
+      {"device: tpu\n", absl::StatusCode::kInvalidArgument, "device: "},
   };
   for (const BadCase& c : cases) {
     absl::StatusOr<TrainConfig> got = ParseTrainConfigYaml(std::string(kMinimal) + c.extra, nullptr);

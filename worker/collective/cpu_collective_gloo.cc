@@ -1,10 +1,10 @@
 // ConnectCpuCollective in builds with the service parts: Gloo over TCP on loopback addresses.
-#include "worker/collective/cpu_collective.h"
+#include "worker/collective/rank_collective.h"
 #include "worker/collective/gloo_collective.h"
 
 namespace ftd {
 
-absl::StatusOr<std::unique_ptr<Collective>> ConnectCpuCollective(const CpuCollectiveOptions& options,
+absl::StatusOr<std::unique_ptr<Collective>> ConnectCpuCollective(const RankCollectiveOptions& options,
                                                                   RendezvousStore& store) {
   GlooOptions gloo;
   gloo.rank = options.rank;

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/checkpoint/file_checkpoint_store.h"
 #include "common/job_spec_yaml.h"
@@ -358,6 +360,23 @@ class RankRun {
     return WriteFileAtomically(JoinPath(dir_, "spec.yaml"), {AsBytes(JobSpecToYaml(run_.resolved_spec()))});
   }
 
+  // The child's credentials for the coordinator and, on a GPU worker, a view of its one GPU only (device 0 there):
+  // the rank's CUDA backend and NCCL communicator open the device this worker drives. The worker's --gpu counts in
+  // its own view, which CUDA_VISIBLE_DEVICES may already narrow (a Kubernetes device plugin sets it): the child gets
+  // that list's entry.
+  std::vector<std::string> ChildEnvironment() const {
+    std::vector<std::string> env = ConnectionEnvironment(options_.coordinator);
+    if (options_.gpus.empty()) return env;
+    const int index = options_.gpus[0].index();
+    std::string device = absl::StrCat(index);
+    if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES"); visible != nullptr) {
+      const std::vector<std::string> listed = absl::StrSplit(visible, ',', absl::SkipEmpty());
+      if (index >= 0 && index < static_cast<int>(listed.size())) device = listed[static_cast<size_t>(index)];
+    }
+    env.push_back(absl::StrCat("CUDA_VISIBLE_DEVICES=", device));
+    return env;
+  }
+
   std::vector<std::string> Argv() const {
     std::vector<std::string> argv = {options_.worker_binary,
                                      "train",
@@ -519,6 +538,7 @@ class RankRun {
     std::string result_line;
     RankProcessOptions process_options;
     process_options.argv = argv;
+    process_options.extra_env = ChildEnvironment();
     process_options.on_line = [&](OutputStream stream, const std::string& line) {
       if (stream == OutputStream::kStdout && line.starts_with("{")) {
         result_line = line;
@@ -681,7 +701,7 @@ class RankRun {
     if (outcome.ok()) {
       RankProcessOptions process_options;
       process_options.argv = Argv();
-      process_options.extra_env = ConnectionEnvironment(options_.coordinator);
+      process_options.extra_env = ChildEnvironment();
       process_options.on_line = [this](OutputStream stream, const std::string& line) { OnLine(stream, line); };
       if (run_.world_size() > 1) SetState(v1::RANK_STATE_RENDEZVOUS);
       absl::StatusOr<std::unique_ptr<RankProcess>> started = RankProcess::Start(std::move(process_options));

@@ -24,10 +24,6 @@ absl::Status KeyError(absl::string_view key, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(key, ": ", reason));
 }
 
-absl::Status NotYet(absl::string_view key, absl::string_view what) {
-  return absl::UnimplementedError(absl::StrCat(key, ": ", what, " is not run by `ftd-worker train` yet"));
-}
-
 std::string Describe(const YAML::Node& node) {
   if (node.IsScalar()) return absl::StrCat("\"", node.Scalar(), "\"");
   if (node.IsSequence()) return "a list";
@@ -326,15 +322,18 @@ const std::map<std::string, KeyReader>& Readers() {
          ASSIGN_OR_RETURN(c.world_size, ReadInt(n, "world_size", 1));
          return absl::OkStatus();
        }},
-      {"device", [](const YAML::Node& n, TrainConfig&) -> absl::Status {
+      {"device", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
          ASSIGN_OR_RETURN(std::string d, ReadChoice(n, "device", {"cuda", "cpu"}));
-         return d == "cpu" ? absl::OkStatus() : NotYet("device", "cuda (the CUDA backend); use device: cpu");
+         c.device = d == "cuda" ? TrainDevice::kCuda : TrainDevice::kCpu;
+         return absl::OkStatus();
        }},
   };
   return *readers;
 }
 
 }  // namespace
+
+const char* TrainDeviceName(TrainDevice device) { return device == TrainDevice::kCuda ? "cuda" : "cpu"; }
 
 LoraConfig TrainConfig::DefaultJobLoraConfig() {
   LoraConfig lora;

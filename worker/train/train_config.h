@@ -44,6 +44,11 @@ struct TrainEarlyStopping {
 };
 
 // Defaults are the job spec's (common/job_spec_defaults.cc).
+enum class TrainDevice { kCpu, kCuda };
+
+// "cpu" / "cuda": the compute backend's registered name.
+const char* TrainDeviceName(TrainDevice device);
+
 struct TrainConfig {
   std::string name;
   std::string base_model;  // Hugging Face model directory.
@@ -78,6 +83,9 @@ struct TrainConfig {
   int64_t save_total_limit = 2;  // Checkpoints kept besides the best (0: all).
   std::optional<TrainEarlyStopping> early_stopping;
   int64_t world_size = 1;      // Ranks the job runs as; `ftd-worker train --world-size` must agree.
+  // Where the ranks compute: the "cpu" backend (Gloo between ranks) or "cuda" (NCCL between ranks). The job spec's
+  // default is cuda; a YAML without the key (a hand-written `ftd-worker train` config) trains on the CPU.
+  TrainDevice device = TrainDevice::kCpu;
 
   static LoraConfig DefaultJobLoraConfig();
 };
@@ -88,9 +96,8 @@ struct TrainConfig {
 const std::vector<std::string>& JobSpecKeys();
 
 // Parses job-spec YAML. INVALID_ARGUMENT as "key: reason" for an unknown key or a bad value (including a
-// chat_template dataset without a chat_template); UNIMPLEMENTED as "key: ..." for a job-spec feature `ftd-worker
-// train` does not run yet (qlora, device cuda). Keys it ignores are returned in `ignored` (may be null) so
-// the caller can say so.
+// chat_template dataset without a chat_template). Keys it ignores are returned in `ignored` (may be null) so the
+// caller can say so.
 absl::StatusOr<TrainConfig> ParseTrainConfigYaml(absl::string_view yaml_text, std::vector<std::string>* ignored);
 
 }  // namespace ftd

@@ -25,6 +25,7 @@
 #include "worker/train/batching.h"
 #include "worker/train/dataset.h"
 #include "worker/train/guardrail_eval.h"
+#include "worker/train/host_collective.h"
 #include "worker/train/lr_schedule.h"
 #include "worker/train/train_checkpoint.h"
 
@@ -172,8 +173,9 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 constexpr int64_t kGradientBucketFloats = int64_t{8} << 20;
 
 // Sums the step's gradients (and its loss and token count) over the ranks: the gradients' flat buffer in buckets.
-absl::Status ReduceAcrossRanks(Collective& collective, absl::Duration timeout, LlamaGradients& grads,
-                               TrainStepLog& log) {
+absl::Status ReduceAcrossRanks(Collective& collective, Backend& backend, absl::Duration timeout,
+                               LlamaGradients& grads, TrainStepLog& log) {
+  RETURN_IF_ERROR(backend.Synchronize());  // The collective reads the gradients on its own stream.
   for (int64_t begin = 0; begin < grads.flat_size(); begin += kGradientBucketFloats) {
     const int64_t count = std::min(kGradientBucketFloats, grads.flat_size() - begin);
     RETURN_IF_ERROR_CONTEXT(collective.AllReduce(grads.flat() + begin, count, ReduceOp::kSum, timeout),
@@ -181,7 +183,8 @@ absl::Status ReduceAcrossRanks(Collective& collective, absl::Duration timeout, L
                                          count * 4, " bytes)"));
   }
   float totals[2] = {static_cast<float>(log.loss), static_cast<float>(log.tokens)};
-  RETURN_IF_ERROR_CONTEXT(collective.AllReduce(totals, 2, ReduceOp::kSum, timeout), "all-reducing the loss");
+  RETURN_IF_ERROR_CONTEXT(AllReduceHost(collective, backend, totals, 2, ReduceOp::kSum, timeout),
+                          "all-reducing the loss");
   log.loss = totals[0];
   log.tokens = static_cast<int64_t>(totals[1]);
   return absl::OkStatus();
@@ -210,10 +213,10 @@ void SplitValidation(double val_set_size, uint64_t seed, std::vector<Example>& e
 }
 
 // Adds `sum` across the ranks (fp32 on the wire: the totals are well within its precision for a guardrail).
-absl::Status SumAcrossRanks(Collective* collective, absl::Duration timeout, NllSum& sum) {
+absl::Status SumAcrossRanks(Collective* collective, Backend& backend, absl::Duration timeout, NllSum& sum) {
   if (collective == nullptr || collective->world_size() == 1) return absl::OkStatus();
   float values[2] = {static_cast<float>(sum.nll), static_cast<float>(sum.tokens)};
-  RETURN_IF_ERROR(collective->AllReduce(values, 2, ReduceOp::kSum, timeout));
+  RETURN_IF_ERROR(AllReduceHost(*collective, backend, values, 2, ReduceOp::kSum, timeout));
   sum.nll = values[0];
   sum.tokens = static_cast<int64_t>(values[1]);
   return absl::OkStatus();
@@ -334,6 +337,12 @@ absl::Status TrainingRun::Setup() {
   if (config_.method == TrainMethod::kQlora) {
     load.quantize = config_.double_quant ? Nf4Statistics::kDoubleQuant : Nf4Statistics::kFp32Absmax;
   }
+  if (config_.method == TrainMethod::kLora && config_.device == TrainDevice::kCuda && !hf.quantization.has_value()) {
+    // DESIGN.md's GPU numerics: the frozen base in bf16 (half the bytes, tensor-core products), the adapter and its
+    // optimiser state in fp32.
+    load.bf16_projections = true;
+    Note("device cuda: the frozen base projections are held in bf16");
+  }
   if (hf.quantization.has_value()) {
     // A bitsandbytes 4-bit base (ftctl model quantize): its codes are the base weights, so only qlora trains on
     // it, with the statistics it was written with.
@@ -437,7 +446,8 @@ absl::Status TrainingRun::ShareResumedState() {
   const absl::Duration timeout = options_.collective_timeout;
   int64_t header[7] = {progress_.step,       progress_.epoch,    progress_.next_micro, progress_.micro_done,
                        optimizer_->steps(), static_cast<int64_t>(summary_.evals.size()), resumed_ ? 1 : 0};
-  RETURN_IF_ERROR(collective.Broadcast(reinterpret_cast<float*>(header), 2 * 7, 0, timeout));
+  Backend& backend = *options_.backend;
+  RETURN_IF_ERROR(BroadcastHost(collective, backend, reinterpret_cast<float*>(header), 2 * 7, 0, timeout));
   if (header[6] == 0) return absl::OkStatus();  // Rank 0 starts afresh: so does everyone.
   resumed_ = true;
   std::vector<double> evals(static_cast<size_t>(3 * header[5]));
@@ -446,8 +456,9 @@ absl::Status TrainingRun::ShareResumedState() {
     evals[3 * i + 1] = summary_.evals[i].task_val_loss;
     evals[3 * i + 2] = summary_.evals[i].general_ppl;
   }
-  RETURN_IF_ERROR(collective.Broadcast(reinterpret_cast<float*>(evals.data()),
-                                       static_cast<int64_t>(2 * evals.size()), 0, timeout));
+  RETURN_IF_ERROR(BroadcastHost(collective, backend, reinterpret_cast<float*>(evals.data()),
+                                static_cast<int64_t>(2 * evals.size()), 0, timeout));
+  RETURN_IF_ERROR(backend.Synchronize());  // The resumed weights and moments are on the device before they travel.
   const auto moments = optimizer_->moment_buffers();
   for (const std::string& name : grads_->names()) {
     ASSIGN_OR_RETURN(DeviceBuffer * param, model_->Parameter(name));
@@ -505,7 +516,8 @@ absl::Status TrainingRun::TrainStep() {
   progress_.micro_done += share.micro_batches;
   if (world_ > 1) {
     const auto reduce_start = std::chrono::steady_clock::now();
-    RETURN_IF_ERROR_CONTEXT(ReduceAcrossRanks(*options_.collective, options_.collective_timeout, *grads_, log),
+    RETURN_IF_ERROR_CONTEXT(ReduceAcrossRanks(*options_.collective, *options_.backend, options_.collective_timeout,
+                                              *grads_, log),
                             absl::StrCat("step ", step + 1));
     log.allreduce_seconds = SecondsSince(reduce_start);
   }
@@ -533,12 +545,14 @@ absl::Status TrainingRun::Evaluate() {
   point.step = progress_.step;
   ASSIGN_OR_RETURN_CONTEXT(NllSum task, TaskValidationNll(*model_, validation_, config_.micro_batch_size, pad_id_,
                                                           rank_, world_), at);
-  RETURN_IF_ERROR_CONTEXT(SumAcrossRanks(options_.collective, options_.collective_timeout, task), at);
+  RETURN_IF_ERROR_CONTEXT(SumAcrossRanks(options_.collective, *options_.backend, options_.collective_timeout, task),
+                          at);
   point.task_val_loss = task.tokens > 0 ? task.nll / static_cast<double>(task.tokens) : std::nan("");
   NllSum general;
   if (general_.has_value()) {
     ASSIGN_OR_RETURN_CONTEXT(general, GeneralNll(*model_, *general_, rank_, world_), at);
-    RETURN_IF_ERROR_CONTEXT(SumAcrossRanks(options_.collective, options_.collective_timeout, general), at);
+    RETURN_IF_ERROR_CONTEXT(
+        SumAcrossRanks(options_.collective, *options_.backend, options_.collective_timeout, general), at);
   }
   point.general_ppl = general.tokens > 0 ? std::exp(general.nll / static_cast<double>(general.tokens)) : std::nan("");
   summary_.evals.push_back(point);
