@@ -22,22 +22,19 @@ absl::StatusOr<void*> CpuBackend::Allocate(int64_t bytes) {
   }
   // Counted as the allocator's usable size, which Free can read back without a table of sizes.
   const auto held = static_cast<int64_t>(malloc_usable_size(p));
-  const int64_t now = allocated_.fetch_add(held, std::memory_order_relaxed) + held;
-  int64_t peak = peak_.load(std::memory_order_relaxed);
-  while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-  }
+  memory_.Allocated(held);
   return p;
 }
 
 absl::Status CpuBackend::Free(void* ptr) {
   if (ptr == nullptr) return absl::OkStatus();
-  allocated_.fetch_sub(static_cast<int64_t>(malloc_usable_size(ptr)), std::memory_order_relaxed);
+  memory_.Freed(static_cast<int64_t>(malloc_usable_size(ptr)));
   std::free(ptr);
   return absl::OkStatus();
 }
 
 absl::StatusOr<DeviceMemoryStats> CpuBackend::MemoryStats() const {
-  return DeviceMemoryStats{allocated_.load(std::memory_order_relaxed), peak_.load(std::memory_order_relaxed)};
+  return memory_.Stats();
 }
 
 absl::StatusOr<NominalPeakFlops> CpuBackend::PeakFlops() const { return CpuPeakFlops(); }

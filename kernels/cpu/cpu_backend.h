@@ -2,9 +2,8 @@
 // OpenBLAS sgemm). The reference every other backend is measured against in the op harness.
 #pragma once
 
-#include <atomic>
-
 #include "kernels/kernels.h"
+#include "kernels/memory_counter.h"
 
 namespace ftd::cpu {
 
@@ -80,8 +79,7 @@ class CpuBackend final : public Backend {
   absl::Status DoFill(float* x, float value, int64_t n) override;
 
  private:
-  std::atomic<int64_t> allocated_{0};
-  std::atomic<int64_t> peak_{0};
+  MemoryCounter memory_;
 };
 
 }  // namespace ftd::cpu

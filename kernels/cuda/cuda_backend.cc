@@ -57,10 +57,7 @@ absl::StatusOr<void*> CudaBackend::Allocate(int64_t bytes) {
     std::lock_guard<std::mutex> lock(mu_);
     sizes_[p] = held;
   }
-  const int64_t now = allocated_.fetch_add(held, std::memory_order_relaxed) + held;
-  int64_t peak = peak_.load(std::memory_order_relaxed);
-  while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-  }
+  memory_.Allocated(held);
   return p;
 }
 
@@ -74,7 +71,7 @@ absl::Status CudaBackend::Free(void* ptr) {
     held = it->second;
     sizes_.erase(it);
   }
-  allocated_.fetch_sub(held, std::memory_order_relaxed);
+  memory_.Freed(held);
   CUDA_RETURN_IF_ERROR(cudaFree(ptr));  // Waits for the work queued before it, which may still read ptr.
   return absl::OkStatus();
 }
@@ -103,7 +100,7 @@ absl::Status CudaBackend::Memset(void* dst, int value, int64_t bytes) {
 }
 
 absl::StatusOr<DeviceMemoryStats> CudaBackend::MemoryStats() const {
-  return DeviceMemoryStats{allocated_.load(std::memory_order_relaxed), peak_.load(std::memory_order_relaxed)};
+  return memory_.Stats();
 }
 
 absl::StatusOr<NominalPeakFlops> CudaBackend::PeakFlops() const {

@@ -1,10 +1,9 @@
 // The CUDA backend: "device" memory is the GPU's (cudaMalloc, counted for MemoryStats), every op runs on the
 // backend's one stream through the *Cuda functions of cuda_ops.h, and the host copies synchronise with it. fp32 like
-// the CPU backend (products in cuBLAS without TF32), so the op harness holds both to the same thresholds; the bf16
-// path is a later step. Registered as "cuda" (backend_registry.cc) when a CUDA build finds a device.
+// the CPU backend (products in cuBLAS without TF32), so the op harness holds both to the same thresholds, but for the
+// bf16 frozen-weight products, which run on tensor cores. Registered as "cuda" (backend_registry.cc) when a CUDA build finds a device.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -13,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/kernels.h"
+#include "kernels/memory_counter.h"
 
 namespace ftd::cuda {
 
@@ -105,8 +105,7 @@ class CudaBackend final : public Backend {
   int64_t scratch_bytes_ = 0;
   mutable std::mutex mu_;  // Guards sizes_ (Free may come from another thread than Allocate, e.g. a destructor).
   std::unordered_map<void*, int64_t> sizes_;
-  std::atomic<int64_t> allocated_{0};
-  std::atomic<int64_t> peak_{0};
+  MemoryCounter memory_;
 };
 
 }  // namespace ftd::cuda
