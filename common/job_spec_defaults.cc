@@ -48,6 +48,7 @@ void ApplyJobSpecDefaults(JobSpec* spec) {
   if (spec->has_rehearsal() && !spec->rehearsal().has_ratio()) spec->mutable_rehearsal()->set_ratio(0.1);
   if (!spec->has_sequence_len()) spec->set_sequence_len(2048);
   if (!spec->has_sample_packing()) spec->set_sample_packing(false);
+  if (!spec->has_gradient_checkpointing()) spec->set_gradient_checkpointing(false);
   if (!spec->has_max_bad_line_fraction()) spec->set_max_bad_line_fraction(0.01);
 
   // Optimisation.

@@ -3,7 +3,8 @@
 //
 // Memory, in floats, with N = B*T tokens, C hidden, I intermediate, Dq/Dkv the q/kv widths, V vocab, r the LoRA
 // rank, S = AttentionSavedElements (B*Hq*T*T on the CPU backend):
-//   per layer (saved for the backward): N*(4C + 2 + 2Dq + 2Dkv + 3I) + S  [+ N*r per adapted projection]
+//   per layer (saved for the backward): N*(4C + 2 + 2Dq + 2Dkv + 3I) + S  [+ N*r per adapted projection]; with
+//   activation recompute N*C per layer and the rest once (`work`), plus N*C (layer_out)
 //   once: N*(2C + V + 6) + T*D (rope tables) and the backward's scratch N*(4C + 2Dq + 2Dkv + 3I)
 //   LoRA dropout (only when some module has p > 0): 2*N*Dmax of scratch once, Dmax the widest input of such a
 //   module (C, Dq or I); masks are redrawn in the backward, not saved
@@ -59,6 +60,12 @@ struct LlamaActivations {
   DeviceBuffer ones;       // (B*T) of 1.0: the bias broadcast as a rank-1 product
   DeviceBuffer cos, sin;   // (T, D/2)
   std::vector<LlamaLayerActivations> layers;
+  // Activation recompute (LlamaModel::set_recompute_activations): layers[l] then holds only x_in, every layer's other
+  // activations go to `work` in the forward, and the backward recomputes layer l's into `work` from its x_in (its
+  // output going to layer_out, unused) just before that layer's backward.
+  bool recompute = false;
+  LlamaLayerActivations work;  // all but x_in; allocated only when recompute
+  DeviceBuffer layer_out;      // (B, T, C) the recomputed layer's output; only when recompute
   DeviceBuffer x_final;  // (B, T, C) the last layer's output
   DeviceBuffer rstd_f;   // (B, T)
   DeviceBuffer h_f;      // (B, T, C) model.norm(x_final): lm_head's input
@@ -85,9 +92,10 @@ struct LlamaActivations {
 
 // Allocates every buffer above for (batch, seq) on `backend`, the xa ones for the adapted projections of `lora`
 // (per layer; empty vector: none), the dropout scratch when one of them has dropout > 0, and fills ones, cos and
-// sin.
+// sin. With `recompute`, one layer's worth of saved activations (`work`) instead of one per layer.
 absl::StatusOr<std::unique_ptr<LlamaActivations>> PlanLlamaActivations(
     Backend* backend, const LlamaConfig& config, const std::vector<float>& inv_freq,
-    const std::vector<std::array<LlamaLoraModule, kNumLlamaProjs>>& lora, int64_t batch, int64_t seq);
+    const std::vector<std::array<LlamaLoraModule, kNumLlamaProjs>>& lora, int64_t batch, int64_t seq,
+    bool recompute = false);
 
 }  // namespace ftd

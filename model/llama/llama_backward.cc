@@ -165,7 +165,11 @@ absl::Status LlamaModel::RunBackward(LlamaGradients& grads) {
   float* dembed = G("model.embed_tokens.weight");
   for (int64_t l = c.num_hidden_layers - 1; l >= 0; --l) {
     const LlamaLayerWeights& w = layers_[l];
-    LlamaLayerActivations& la = a.layers[l];
+    const float* x_in = a.layers[l].x_in.data();
+    LlamaLayerActivations& la = a.recompute ? a.work : a.layers[l];
+    // Under recompute the layer's activations are made again from its saved input (LoRA dropout redraws the same
+    // masks: the same step and module).
+    if (a.recompute) RETURN_IF_ERROR(LayerForward(l, x_in, la, a.layer_out.data()));
     const std::string p = absl::StrCat("model.layers.", l, ".");
     // The gradient of the first layer's input reaches only the embedding and that layer's input norm: when
     // neither is trained (LoRA), its q/k/v input gradients and the norm's backward are skipped.
@@ -212,7 +216,7 @@ absl::Status LlamaModel::RunBackward(LlamaGradients& grads) {
                                    Dkv, dh1, GradMode::kAccumulate, G(p + "self_attn.v_proj.weight"),
                                    G(p + "self_attn.v_proj.bias"), grads));
     if (!input_grad) break;
-    RETURN_IF_ERROR(backend_->RmsNormBackward(la.x_in.data(), w.input_norm.data(), la.rstd1.data(), eps,
+    RETURN_IF_ERROR(backend_->RmsNormBackward(x_in, w.input_norm.data(), la.rstd1.data(), eps,
                                               a.dh.data(), a.dtmp.data(), G(p + "input_layernorm.weight"), N, C));
     RETURN_IF_ERROR(backend_->AddInto(a.dx.data(), a.dtmp.data(), N * C));  // d x_in
   }

@@ -183,6 +183,7 @@ struct LlamaPacking {
 };
 
 struct LlamaActivations;  // llama_activations.h: the forward's saved buffers and the backward's scratch.
+struct LlamaLayerActivations;  // llama_activations.h: one decoder layer's.
 
 // ---- KV-cache decoding (llama_decode.cc): LlamaKvCache here, NewKvCache and Decode in LlamaModel ----
 class LlamaModel;
@@ -299,6 +300,14 @@ class LlamaModel {
                                         int64_t batch, int64_t seq, LlamaGradients* grads,
                                         int64_t loss_denominator = 0, const LlamaPacking* packing = nullptr);
 
+  // Activation recompute (gradient checkpointing per decoder layer): from the next pass on, only each layer's input
+  // is kept through the forward, and the backward runs each layer's forward again just before its backward, for
+  // about one more forward of compute. Results are bit-identical to keeping every activation (the same ops on the
+  // same inputs; LoRA dropout redraws the same masks); the saved activations shrink from
+  // N*(4C + 2 + 2Dq + 2Dkv + 3I) + S floats per layer to N*C (llama_activations.h).
+  void set_recompute_activations(bool on) { recompute_activations_ = on; }
+  bool recompute_activations() const { return recompute_activations_; }
+
   // ---- KV-cache decoding (llama_decode.cc) ----
   // An empty KV cache for up to max_len tokens. INVALID_ARGUMENT unless 1 <= max_len <= max_position_embeddings.
   absl::StatusOr<LlamaKvCache> NewKvCache(int64_t max_len) const;
@@ -320,6 +329,9 @@ class LlamaModel {
   absl::Status Prepare(const std::vector<int32_t>& ids, int64_t batch, int64_t seq, const LlamaPacking* packing);
   // Embedding to logits over acts_, saving what the backward needs.
   absl::Status RunForward();
+  // Decoder layer l from x_in (B, T, C) into x_out, its activations into la (acts_->layers[l], or acts_->work under
+  // recompute).
+  absl::Status LayerForward(int64_t l, const float* x_in, LlamaLayerActivations& la, float* x_out);
   // From dlogits (in acts_->logits) back to the embedding, adding into grads.
   absl::Status RunBackward(LlamaGradients& grads);
 
@@ -360,6 +372,7 @@ class LlamaModel {
   // empty outside one, so Forward never drops.
   std::optional<LoraDropoutRng> dropout_pass_;
   std::unique_ptr<LlamaActivations> acts_;
+  bool recompute_activations_ = false;
 };
 
 }  // namespace ftd

@@ -87,6 +87,8 @@ TEST(JobSpecYamlTest, MinimalSpecGetsEveryDefault) {
   EXPECT_TRUE(spec->has_weight_decay());
   EXPECT_EQ(spec->weight_decay(), 0);
   EXPECT_EQ(spec->max_grad_norm(), 1.0);
+  EXPECT_TRUE(spec->has_gradient_checkpointing());
+  EXPECT_FALSE(spec->gradient_checkpointing());
   EXPECT_EQ(spec->seed(), 42);
   EXPECT_EQ(spec->eval_steps(), 50);
   EXPECT_EQ(spec->save_steps(), 100);
@@ -135,6 +137,7 @@ TEST(JobSpecYamlTest, FullSpecKeepsEveryValue) {
   EXPECT_EQ(spec->warmup_steps(), 30);
   EXPECT_EQ(spec->weight_decay(), 0.01);
   EXPECT_EQ(spec->max_grad_norm(), 0.5);
+  EXPECT_TRUE(spec->gradient_checkpointing());
   EXPECT_EQ(spec->seed(), 1234);
   EXPECT_EQ(spec->eval_steps(), 25);
   EXPECT_EQ(spec->save_steps(), 200);

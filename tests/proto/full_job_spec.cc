@@ -86,6 +86,7 @@ v1::JobSpec FullJobSpec() {
   spec.set_warmup_steps(30);
   spec.set_weight_decay(0.01);
   spec.set_max_grad_norm(0.75);
+  spec.set_gradient_checkpointing(true);
   spec.set_seed(9007199254740993);  // 2^53 + 1: a double-based transport would round it.
   spec.set_eval_steps(25);
   spec.set_save_steps(75);

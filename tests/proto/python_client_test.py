@@ -54,6 +54,7 @@ def full_job_spec():
         warmup_steps=10,
         weight_decay=0.1,
         max_grad_norm=0.3,
+        gradient_checkpointing=True,
         seed=2**62 + 1,  # Needs all 64 bits: a lossy transport would round it.
         eval_steps=20,
         save_steps=40,

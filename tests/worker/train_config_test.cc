@@ -61,6 +61,7 @@ lr_scheduler: linear
 warmup_steps: 10
 weight_decay: 0.01
 max_grad_norm: 0.5
+gradient_checkpointing: true
 seed: 1234
 world_size: 2
 device: cuda
@@ -92,6 +93,7 @@ priority: 3
   EXPECT_EQ(c->warmup_steps, 10);
   EXPECT_EQ(c->weight_decay, 0.01);
   EXPECT_EQ(c->max_grad_norm, 0.5);
+  EXPECT_TRUE(c->gradient_checkpointing);
   EXPECT_EQ(c->seed, 1234u);
   EXPECT_EQ(c->world_size, 2);
   EXPECT_EQ(c->device, TrainDevice::kCuda);

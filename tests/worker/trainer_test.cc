@@ -136,6 +136,27 @@ TEST(TrainerTest, EachStepReportsItsCostsFlopsAndMemory) {
   EXPECT_GT(previous_peak, 4 * MatmulWeightCount(*model));
 }
 
+TEST(TrainerTest, GradientCheckpointingChangesNoResult) {
+  TempDir tmp;
+  WriteDataset(tmp.file("data.jsonl"), 8);
+  TrainConfig c = BaseConfig(tmp.file("data.jsonl"));
+  c.micro_batch_size = 4;
+  c.max_steps = 4;
+  c.lora.lora_dropout = 0.1;  // The recomputed forward must redraw the same masks.
+  const TrainRun kept = Train(c, tmp.file("kept"));
+  c.gradient_checkpointing = true;
+  const TrainRun recomputed = Train(c, tmp.file("recomputed"));
+  ASSERT_TRUE(kept.summary.ok()) << kept.summary.status();
+  ASSERT_TRUE(recomputed.summary.ok()) << recomputed.summary.status();
+  ASSERT_EQ(kept.steps.size(), recomputed.steps.size());
+  for (size_t i = 0; i < kept.steps.size(); ++i) {
+    EXPECT_EQ(kept.steps[i].loss, recomputed.steps[i].loss) << "step " << i + 1;
+    EXPECT_EQ(kept.steps[i].grad_norm, recomputed.steps[i].grad_norm) << "step " << i + 1;
+  }
+  EXPECT_EQ(*ReadFileToString(tmp.file("kept/adapter_model.safetensors")),
+            *ReadFileToString(tmp.file("recomputed/adapter_model.safetensors")));
+}
+
 TEST(TrainerTest, AccumulatedMicroBatchesEqualOneBigBatch) {
   TempDir tmp;
   WriteDataset(tmp.file("data.jsonl"), 6);

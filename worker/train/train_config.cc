@@ -240,6 +240,10 @@ const std::map<std::string, KeyReader>& Readers() {
          ASSIGN_OR_RETURN(c.sequence_len, ReadInt(n, "sequence_len", 2));
          return absl::OkStatus();
        }},
+      {"gradient_checkpointing", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
+         ASSIGN_OR_RETURN(c.gradient_checkpointing, ReadBool(n, "gradient_checkpointing"));
+         return absl::OkStatus();
+       }},
       {"sample_packing", [](const YAML::Node& n, TrainConfig& c) -> absl::Status {
          ASSIGN_OR_RETURN(c.sample_packing, ReadBool(n, "sample_packing"));
          return absl::OkStatus();
@@ -359,9 +363,9 @@ const std::vector<std::string>& JobSpecKeys() {
       "name", "base_model", "method", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora",
       "bnb_4bit_use_double_quant", "datasets", "val_set_size", "rehearsal", "sequence_len", "sample_packing",
       "chat_template", "max_bad_line_fraction", "micro_batch_size", "gradient_accumulation_steps", "num_epochs",
-      "max_steps", "learning_rate", "lr_scheduler", "warmup_steps", "weight_decay", "max_grad_norm", "seed",
-      "eval_steps", "save_steps", "save_total_limit", "early_stopping", "benchmarks", "world_size", "device",
-      "max_restarts", "priority"};
+      "max_steps", "learning_rate", "lr_scheduler", "warmup_steps", "weight_decay", "max_grad_norm",
+      "gradient_checkpointing", "seed", "eval_steps", "save_steps", "save_total_limit", "early_stopping",
+      "benchmarks", "world_size", "device", "max_restarts", "priority"};
   return *keys;
 }
 

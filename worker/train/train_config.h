@@ -77,6 +77,7 @@ struct TrainConfig {
   int64_t warmup_steps = 0;
   double weight_decay = 0.0;
   double max_grad_norm = 1.0;
+  bool gradient_checkpointing = false;  // Activation recompute per layer (LlamaModel::set_recompute_activations).
   uint64_t seed = 42;
   int64_t eval_steps = 50;     // Guardrail evals every eval_steps optimiser steps (and at step 0).
   int64_t save_steps = 100;    // A checkpoint every save_steps steps (and at the last step).

@@ -358,6 +358,7 @@ absl::Status TrainingRun::Setup() {
     }
   }
   ASSIGN_OR_RETURN_CONTEXT(model_, LlamaModel::Load(hf, options_.backend, load), "base_model");
+  model_->set_recompute_activations(config_.gradient_checkpointing);
   const LlamaConfig model_config = hf.config;
   hf = HfModel();  // The weights are on the backend now: unmap the files.
   if (TrainsAdapter(config_.method)) {
